@@ -1,0 +1,99 @@
+namespace Laps.Scheduling.Policies;
+
+/// <summary>Where a perceptible request sits.</summary>
+public enum LapsVariant
+{
+    /// <summary>The literal reading: it stays in the queue its attained service put it in (no demotion by default).</summary>
+    Paper,
+
+    /// <summary>It moves to the queue whose attained-service band contains its estimated remaining time.</summary>
+    Perceived,
+}
+
+/// <summary>How a perceptible request's remaining execution time is estimated.</summary>
+public enum RemainingEstimate
+{
+    /// <summary>The paper's formula: max(L̂ − generated, 1) / (k·Â + 1) · step cost.</summary>
+    Point,
+
+    /// <summary>E[L − generated | L &gt; generated, L̂] from completed requests with similar predictions.</summary>
+    Posterior,
+
+    /// <summary>The Gittins rank of that posterior (optimal order for a known size distribution).</summary>
+    Gittins,
+}
+
+/// <summary>Every knob of LAPS-SD (product.md §1), with the product's defaults.</summary>
+public sealed record LapsOptions
+{
+    public int Queues { get; init; } = 4;
+
+    /// <summary>θ_0 in steps of <see cref="PolicyContext.StepSeconds"/>; θ_j = θ_0 · r^j in attained GPU time.</summary>
+    public double Theta0Steps { get; init; } = 8;
+
+    public double Ratio { get; init; } = 2;
+
+    public int StabilityWindow { get; init; } = 5;
+
+    /// <summary>Largest move of the cumulative acceptance over the window that still counts as stable (0: never; ∞: always).</summary>
+    public double StabilityTolerance { get; init; } = 0.05;
+
+    public int MinSteps { get; init; } = 5;
+
+    public bool DemoteAfterPerceptible { get; init; }
+
+    public LapsVariant Variant { get; init; } = LapsVariant.Perceived;
+
+    public RemainingEstimate Estimate { get; init; } = RemainingEstimate.Gittins;
+
+    /// <summary>Optional aging: off in the paper.</summary>
+    public StarvationGuard? Aging { get; init; }
+
+    /// <summary>Completed requests the posterior remembers, and how many nearest predictions it conditions on.</summary>
+    public int PosteriorCapacity { get; init; } = 2048;
+
+    public int PosteriorNeighbours { get; init; } = 64;
+
+    /// <summary>The paper's reading, every knob at the table's default.</summary>
+    public static LapsOptions Paper { get; } = new() { Variant = LapsVariant.Paper, Estimate = RemainingEstimate.Point };
+
+    public void Validate()
+    {
+        if (Queues is < 1 or > 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Queues), Queues, "LAPS queues must be in 1..64");
+        }
+
+        if (!(Theta0Steps > 0) || double.IsInfinity(Theta0Steps))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Theta0Steps), Theta0Steps, "LAPS theta0 must be a positive number of steps");
+        }
+
+        if (!(Ratio >= 1) || double.IsInfinity(Ratio))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Ratio), Ratio, "LAPS threshold ratio must be >= 1");
+        }
+
+        if (StabilityWindow is < 1 or > Acceptance.AcceptanceTracker.MaxWindow)
+        {
+            throw new ArgumentOutOfRangeException(nameof(StabilityWindow), StabilityWindow, $"LAPS stability window must be in 1..{Acceptance.AcceptanceTracker.MaxWindow} steps");
+        }
+
+        if (!(StabilityTolerance >= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(StabilityTolerance), StabilityTolerance, "LAPS stability tolerance must be >= 0 (may be infinity)");
+        }
+
+        if (MinSteps < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MinSteps), MinSteps, "LAPS minimum steps must be >= 0");
+        }
+
+        if (PosteriorNeighbours < 1 || PosteriorCapacity < PosteriorNeighbours)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PosteriorNeighbours), PosteriorNeighbours, "LAPS posterior neighbours must be in 1..posterior capacity");
+        }
+
+        Aging?.Validate();
+    }
+}

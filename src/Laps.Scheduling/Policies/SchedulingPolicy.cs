@@ -1,0 +1,195 @@
+using Laps.Scheduling.Collections;
+using Laps.Scheduling.Requests;
+
+namespace Laps.Scheduling.Policies;
+
+/// <summary>What every policy needs to know about the engine it schedules for.</summary>
+/// <param name="K">Speculation length: drafted tokens per step.</param>
+/// <param name="StepSeconds">Reference cost of one step at the configured batch size (k·T_SSM + T_LLM).</param>
+/// <param name="PriorAcceptance">Acceptance assumed before a request has drafted anything.</param>
+public sealed record PolicyContext(int K, double StepSeconds, double PriorAcceptance = 0.6)
+{
+    public void Validate()
+    {
+        if (K < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(K), K, "speculation length k must be >= 1");
+        }
+
+        if (!(StepSeconds > 0) || double.IsInfinity(StepSeconds))
+        {
+            throw new ArgumentOutOfRangeException(nameof(StepSeconds), StepSeconds, "step seconds must be a positive number");
+        }
+
+        if (PriorAcceptance is < 0 or > 1 || double.IsNaN(PriorAcceptance))
+        {
+            throw new ArgumentOutOfRangeException(nameof(PriorAcceptance), PriorAcceptance, "prior acceptance must be in [0, 1]");
+        }
+    }
+}
+
+/// <summary>
+/// LTR-style starvation guard: a request that has waited <see cref="IdleSteps"/> decisions without running gets
+/// top priority for the next <see cref="BoostSteps"/> decisions.
+/// </summary>
+public sealed record StarvationGuard(int IdleSteps = 200, int BoostSteps = 10)
+{
+    public void Validate()
+    {
+        if (IdleSteps < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(IdleSteps), IdleSteps, "starvation guard idle steps must be >= 1");
+        }
+
+        if (BoostSteps < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(BoostSteps), BoostSteps, "starvation guard boost steps must be >= 1");
+        }
+    }
+}
+
+/// <summary>
+/// Answers one question: which runnable requests should run in the next step? Implementations give each queued
+/// request a <see cref="Priority"/>; the base keeps them in an indexed heap, so a decision costs
+/// O(B log B + B log n), never a sort of the queue. Policies are pure and deterministic: no clock, no
+/// randomness, no I/O. Not thread-safe: one host (simulator or sidecar) drives a policy from one thread.
+/// </summary>
+public abstract class SchedulingPolicy
+{
+    private const int BoostLevel = -1_000_000;
+    private readonly IndexedHeap _queue = new(0);
+    private readonly IndexedHeap? _idle;
+    private readonly StarvationGuard? _guard;
+    private readonly Func<RequestState, bool> _skipReserved = static r => r.Reserved;
+    private long _levelSequence;
+
+    protected SchedulingPolicy(PolicyContext context, StarvationGuard? guard)
+    {
+        context.Validate();
+        guard?.Validate();
+        Context = context;
+        _guard = guard;
+        _idle = guard is null ? null : new IndexedHeap(1);
+    }
+
+    public abstract string Name { get; }
+    public PolicyContext Context { get; }
+
+    /// <summary>Requests admitted and not yet finished or cancelled (running ones included).</summary>
+    public int Count => _queue.Count;
+
+    /// <summary>Decisions taken so far: the policy's notion of elapsed steps.</summary>
+    public long Decisions { get; private set; }
+
+    /// <summary>The priority of a request now; smaller runs first.</summary>
+    protected abstract Priority KeyFor(RequestState request);
+
+    /// <summary>The policy's estimate of a request's remaining execution time, when it has one.</summary>
+    public virtual double? EstimatedRemainingSeconds(RequestState request) => null;
+
+    /// <summary>Hook when a request is admitted, before it gets its first key.</summary>
+    protected virtual void OnAdmitted(RequestState request)
+    {
+    }
+
+    /// <summary>Hook after a step's report was recorded on <paramref name="request"/>, before it is re-keyed.</summary>
+    protected virtual void OnStepped(RequestState request)
+    {
+    }
+
+    /// <summary>Hook when a request finished with its true length: learning policies may use it.</summary>
+    public virtual void OnCompleted(RequestState request, int trueLength)
+    {
+    }
+
+    /// <summary>Whether a request's key changes when it starts running (non-preemptive policies).</summary>
+    protected virtual bool KeyDependsOnRunning => false;
+
+    public void Admit(RequestState request)
+    {
+        request.LastServedDecision = Decisions;
+        OnAdmitted(request);
+        _queue.Insert(request, EffectiveKey(request));
+        _idle?.Insert(request, IdleKey(request));
+    }
+
+    /// <summary>Call after recording a step on a request that stays queued.</summary>
+    public void Stepped(RequestState request)
+    {
+        OnStepped(request);
+        _queue.Update(request, EffectiveKey(request));
+    }
+
+    public void Remove(RequestState request)
+    {
+        _queue.Remove(request);
+        _idle?.Remove(request);
+    }
+
+    public bool Contains(RequestState request) => _queue.Contains(request);
+
+    /// <summary>
+    /// Takes one decision: writes up to <c>output.Length</c> requests, best first, skipping
+    /// <see cref="RequestState.Reserved"/> ones (held by another worker's in-flight step).
+    /// </summary>
+    public int Select(Span<RequestState> output)
+    {
+        Decisions++;
+        if (_guard is not null)
+        {
+            PromoteStarving(_guard);
+        }
+
+        var n = _queue.TopK(output, _skipReserved);
+        if (_idle is not null)
+        {
+            for (var i = 0; i < n; i++)
+            {
+                output[i].LastServedDecision = Decisions;
+                _idle.Update(output[i], IdleKey(output[i]));
+            }
+        }
+
+        return n;
+    }
+
+    /// <summary>Called by the host when a request's running flag changed.</summary>
+    internal void RunningChanged(RequestState request)
+    {
+        if (KeyDependsOnRunning && _queue.Contains(request))
+        {
+            _queue.Update(request, EffectiveKey(request));
+        }
+    }
+
+    /// <summary>Priority as currently held in the queue (for tests and preemption rules).</summary>
+    public Priority CurrentKey(RequestState request) => _queue.KeyOf(request);
+
+    /// <summary>A monotone counter for FCFS order inside a level (deterministic, no clock).</summary>
+    protected long NextSequence() => ++_levelSequence;
+
+    private Priority EffectiveKey(RequestState r)
+    {
+        var key = KeyFor(r);
+        return r.BoostUntilDecision > Decisions ? key with { Level = BoostLevel } : key;
+    }
+
+    private static Priority IdleKey(RequestState r) => new(0, r.LastServedDecision, r.ArrivalTime, r.Id);
+
+    private void PromoteStarving(StarvationGuard guard)
+    {
+        while (_idle!.Count > 0)
+        {
+            var oldest = _idle.Peek();
+            if (Decisions - oldest.LastServedDecision < guard.IdleSteps)
+            {
+                break;
+            }
+
+            oldest.BoostUntilDecision = Decisions + guard.BoostSteps;
+            oldest.LastServedDecision = Decisions; // counts idleness afresh if the boost does not get it a slot
+            _idle.Update(oldest, IdleKey(oldest));
+            _queue.Update(oldest, EffectiveKey(oldest));
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using Laps.Scheduling.Acceptance;
+
+namespace Laps.Scheduling.Requests;
+
+/// <summary>
+/// What the scheduler knows about one request: what arrived with it and what the workers reported since.
+/// It never holds the request's true length or acceptance; <see cref="Oracle"/> exists only for the oracle
+/// bound in simulation and is null in live serving.
+/// </summary>
+public sealed class RequestState
+{
+    public RequestState(long id, double arrivalTime, int promptTokens, int? maxTokens = null)
+    {
+        if (promptTokens < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(promptTokens), promptTokens, "prompt tokens must be >= 0");
+        }
+
+        Id = id;
+        ArrivalTime = arrivalTime;
+        PromptTokens = promptTokens;
+        MaxTokens = maxTokens;
+    }
+
+    public long Id { get; }
+    public double ArrivalTime { get; }
+    public int PromptTokens { get; }
+    public int? MaxTokens { get; }
+
+    /// <summary>Predicted total output length L̂ in tokens (set at admission, may be refreshed).</summary>
+    public double PredictedLength { get; set; } = 1;
+
+    public int Generated { get; private set; }
+    public int Steps => Acceptance.Steps;
+    public AcceptanceTracker Acceptance { get; } = new();
+
+    /// <summary>GPU time this request has occupied a batch slot, in seconds.</summary>
+    public double AttainedService { get; private set; }
+
+    public bool Perceptible { get; internal set; }
+    public double? PerceptibleAt { get; internal set; }
+
+    /// <summary>Estimated remaining execution time when the request became perceptible (for the estimate's error).</summary>
+    public double? EstimateAtPerceptible { get; internal set; }
+    public int StepsAtPerceptible { get; internal set; }
+
+    public double? FirstTokenTime { get; private set; }
+    public double? FinishTime { get; internal set; }
+    public int Preemptions { get; internal set; }
+
+    /// <summary>True while the request holds a slot in the current batch (set by the batch scheduler).</summary>
+    public bool Running { get; internal set; }
+
+    /// <summary>True while an in-flight step on some worker holds this request (multi-worker hosts).</summary>
+    public bool Reserved { get; set; }
+
+    /// <summary>Simulation-only ground truth for the oracle bound; null when serving live.</summary>
+    public OracleInfo? Oracle { get; init; }
+
+    /// <summary>Decision counter value when this request last ran (for starvation guards).</summary>
+    internal long LastServedDecision { get; set; }
+    internal long SelectedInDecision { get; set; } = -1;
+    internal long BoostUntilDecision { get; set; } = -1;
+    internal int Level { get; set; }
+    internal long LevelEnteredSequence { get; set; }
+
+    /// <summary>Per-request scratch owned by the policy (e.g. a cached length posterior).</summary>
+    internal object? PolicyScratch { get; set; }
+
+    // Positions in the policies' indexed heaps (-1 when absent).
+    internal int HeapIndex0 = -1;
+    internal int HeapIndex1 = -1;
+
+    /// <summary>Records one speculative-decoding step that this request took part in.</summary>
+    public void RecordStep(int emitted, int drafted, int accepted, double stepSeconds, double now)
+    {
+        if (emitted < 0 || drafted < 0 || accepted < 0 || accepted > drafted)
+        {
+            throw new ArgumentException($"inconsistent step report: emitted={emitted} drafted={drafted} accepted={accepted}");
+        }
+
+        Generated += emitted;
+        AttainedService += stepSeconds;
+        Acceptance.Record(drafted, accepted);
+        if (FirstTokenTime is null && emitted > 0)
+        {
+            FirstTokenTime = now;
+        }
+    }
+
+    /// <summary>Service already given in a prefill (prompt processing) counts as attained service too.</summary>
+    public void AddService(double seconds) => AttainedService += seconds;
+
+    public override string ToString() => $"req {Id} (gen {Generated}/{PredictedLength:F0}, att {AttainedService * 1000:F1} ms)";
+}
+
+/// <summary>Ground truth known only to a simulator: the oracle policy may read it, nothing else should.</summary>
+public sealed record OracleInfo(int TrueLength, double TrueAcceptance);
