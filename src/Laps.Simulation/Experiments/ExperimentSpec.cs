@@ -1,0 +1,127 @@
+using Laps.Scheduling.Estimation;
+using Laps.Scheduling.Policies;
+
+namespace Laps.Simulation.Experiments;
+
+/// <summary>What happens to a preempted request's KV cache.</summary>
+public enum ResumeMode
+{
+    /// <summary>KV stays on the worker while capacity allows (least recently served evicted first); evicted ones recompute.</summary>
+    Keep,
+
+    /// <summary>Every preemption drops the KV cache: resuming re-prefills prompt and generated tokens.</summary>
+    Recompute,
+}
+
+/// <summary>
+/// A whole <c>laps sim</c> study: every combination of load × batch × seed × policy on one workload, proposer,
+/// arrival process and predictor. Policies within a (load, batch, seed) see identical requests, arrivals and
+/// predictions (paired comparison).
+/// </summary>
+public sealed record ExperimentSpec
+{
+    /// <summary>Built-in profile, trace file, or a comma-separated mix (<c>file:weight</c>), as given on the command line.</summary>
+    public required string Workload { get; init; }
+
+    public ProposerKind Proposer { get; init; } = ProposerKind.Eagle;
+
+    /// <summary>Speculation length k.</summary>
+    public int K { get; init; } = 4;
+
+    /// <summary><c>poisson</c>, <c>gamma:&lt;cv&gt;</c>, or an Azure-format CSV path.</summary>
+    public string Arrivals { get; init; } = "poisson";
+
+    /// <summary>Offered loads ρ as fractions of the measured FCFS saturation throughput.</summary>
+    public IReadOnlyList<double> Loads { get; init; } = [0.85];
+
+    public IReadOnlyList<int> Batches { get; init; } = [1];
+
+    public IReadOnlyList<string> Policies { get; init; } = PolicyCatalog.Names;
+
+    public int Requests { get; init; } = 2000;
+
+    public int Seeds { get; init; } = 3;
+
+    /// <summary>First seed; runs use FirstSeed .. FirstSeed + Seeds − 1.</summary>
+    public int FirstSeed { get; init; } = 1;
+
+    /// <summary>Kendall τ of the simulated length predictor; null or 1 means the oracle predictor.</summary>
+    public double? PredictorTau { get; init; } = 0.55;
+
+    public PolicySettings PolicySettings { get; init; } = new();
+
+    public StepTimeModel StepTime { get; init; } = StepTimeModel.H100Llama8B;
+
+    /// <summary>KV cache capacity per worker in tokens (Llama-3.1-8B on an 80 GB H100 holds about 400k).</summary>
+    public long KvCapacityTokens { get; init; } = 400_000;
+
+    public ResumeMode Resume { get; init; } = ResumeMode.Keep;
+
+    /// <summary>Runs executed in parallel (each run is single-threaded and deterministic).</summary>
+    public int Parallelism { get; init; } = Environment.ProcessorCount;
+
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Workload))
+        {
+            throw new ArgumentException("workload must name a profile or a trace file", nameof(Workload));
+        }
+
+        if (K is < 1 or > 16)
+        {
+            throw new ArgumentOutOfRangeException(nameof(K), K, "speculation length k must be in 1..16");
+        }
+
+        foreach (var load in Loads)
+        {
+            if (!(load > 0 && load < 10))
+            {
+                throw new ArgumentOutOfRangeException(nameof(Loads), load, "load must be a fraction of saturation throughput in (0, 10)");
+            }
+        }
+
+        foreach (var batch in Batches)
+        {
+            if (batch is < 1 or > 4096)
+            {
+                throw new ArgumentOutOfRangeException(nameof(Batches), batch, "batch must be in 1..4096");
+            }
+        }
+
+        foreach (var policy in Policies)
+        {
+            if (!PolicyCatalog.IsKnown(policy))
+            {
+                throw new ArgumentException($"unknown policy '{policy}'; known: {string.Join(", ", PolicyCatalog.Names)}", nameof(Policies));
+            }
+        }
+
+        if (Loads.Count == 0 || Batches.Count == 0 || Policies.Count == 0)
+        {
+            throw new ArgumentException("loads, batches and policies must each list at least one value");
+        }
+
+        if (Requests < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Requests), Requests, "requests must be >= 1");
+        }
+
+        if (Seeds < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Seeds), Seeds, "seeds must be >= 1");
+        }
+
+        if (PredictorTau is double tau && !(tau > 0 && tau <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(PredictorTau), tau, "predictor Kendall tau must be in (0, 1]");
+        }
+
+        if (KvCapacityTokens < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(KvCapacityTokens), KvCapacityTokens, "KV capacity must be >= 1 token");
+        }
+
+        PolicySettings.Laps.Validate();
+        PolicySettings.Mlfq.Validate();
+    }
+}
