@@ -1,0 +1,199 @@
+using Laps.Scheduling;
+using Laps.Scheduling.Policies;
+using Laps.Scheduling.Prediction;
+using Laps.Scheduling.Requests;
+
+namespace Laps.Simulation.Engine;
+
+/// <summary>
+/// Discrete-event simulation of one worker in virtual time, driving the same <see cref="BatchScheduler"/> and
+/// policy objects as the live sidecar. Each iteration: admit arrivals up to now, ask for a batch, cost the step
+/// (prefill of newcomers, recompute of evicted resumes, k drafts and a verification of the batch), replay each
+/// request's acceptance trace for one step, report. Deterministic: no clock, no randomness of its own.
+/// </summary>
+public sealed class Simulator
+{
+    private readonly SimulationOptions _options;
+
+    public Simulator(SimulationOptions options)
+    {
+        if (options.Batch < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Batch, "batch must be >= 1");
+        }
+
+        if (options.K < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.K, "speculation length k must be >= 1");
+        }
+
+        _options = options;
+    }
+
+    /// <summary>Reference step cost at this batch size, as the policies' estimator uses it.</summary>
+    public static double ReferenceStepSeconds(SimulationOptions options, IReadOnlyList<SimulatedRequest> requests)
+    {
+        var meanContext = requests.Count == 0 ? 0 : requests.Average(r => r.PromptTokens + (r.Length / 2.0));
+        return options.StepTime.StepSeconds(options.Proposer, options.K, options.Batch, 0, (long)(options.Batch * meanContext));
+    }
+
+    public SimulationOutcome Run(IReadOnlyList<SimulatedRequest> requests, SchedulingPolicy policy, ILengthPredictor predictor)
+    {
+        var k = _options.K;
+        var scheduler = new BatchScheduler(policy, predictor, _options.Batch);
+        var n = requests.Count;
+        var states = new Slot[n];
+        var order = new int[n];
+        for (var i = 0; i < n; i++)
+        {
+            order[i] = i;
+        }
+
+        // Arrival order; ties by index so the order is total.
+        Array.Sort(order, (a, b) => requests[a].ArrivalTime != requests[b].ArrivalTime ? requests[a].ArrivalTime.CompareTo(requests[b].ArrivalTime) : a.CompareTo(b));
+
+        var latencies = new double[n];
+        var ttfts = new double[n];
+        var finishTimes = new double[n];
+        var lru = new LinkedList<Slot>();
+        long residentTokens = 0, steps = 0, recomputed = 0;
+        double now = 0, busy = 0, apeSum = 0;
+        int apeCount = 0, finished = 0, next = 0;
+        long preemptions = 0;
+
+        while (finished < n)
+        {
+            while (next < n && requests[order[next]].ArrivalTime <= now)
+            {
+                var r = requests[order[next++]];
+                var state = new RequestState(r.Index, r.ArrivalTime, r.PromptTokens)
+                {
+                    Oracle = new OracleInfo(r.Length, r.TrueAcceptance(k)),
+                };
+                states[r.Index] = new Slot(r, state);
+                scheduler.Admit(state);
+            }
+
+            if (scheduler.Pending == 0)
+            {
+                now = requests[order[next]].ArrivalTime;
+                continue;
+            }
+
+            var decision = scheduler.Decide();
+            if (_options.Resume == Experiments.ResumeMode.Recompute)
+            {
+                foreach (var p in decision.Preempted)
+                {
+                    Evict(states[p.Id], lru, ref residentTokens);
+                }
+            }
+
+            long prefill = 0, kv = 0;
+            var batch = decision.Selected;
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var slot = states[batch[i].Id];
+                if (!slot.Resident)
+                {
+                    var tokens = slot.Request.PromptTokens + slot.State.Generated;
+                    prefill += tokens;
+                    if (slot.Started)
+                    {
+                        recomputed += tokens;
+                    }
+
+                    slot.Resident = true;
+                    slot.Node = lru.AddLast(slot);
+                    residentTokens += tokens;
+                }
+                else
+                {
+                    lru.Remove(slot.Node!);
+                    lru.AddLast(slot.Node!);
+                }
+
+                slot.Started = true;
+                kv += slot.Request.PromptTokens + slot.State.Generated;
+            }
+
+            // Over capacity: evict the least recently served sequences. This batch sits at the LRU tail, so the
+            // scan stops at the first running one.
+            while (residentTokens > _options.KvCapacityTokens && lru.First is { } victim && !victim.Value.State.Running)
+            {
+                Evict(victim.Value, lru, ref residentTokens);
+            }
+
+            var dt = _options.StepTime.StepSeconds(_options.Proposer, k, batch.Count, prefill, kv);
+            now += dt;
+            busy += dt;
+            steps++;
+
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var slot = states[batch[i].Id];
+                var accLen = slot.Request.AccLen;
+                var e = Math.Min(accLen[slot.Position], k + 1);
+                var emitted = Math.Min(e, accLen.Length - slot.Position);
+                slot.Position += e;
+                scheduler.RecordStep(slot.State, emitted, k, e - 1, dt, now);
+                residentTokens += emitted;
+                if (slot.Position >= accLen.Length)
+                {
+                    var s = slot.State;
+                    scheduler.Finish(s, now);
+                    Evict(slot, lru, ref residentTokens);
+                    latencies[slot.Request.Index] = now - s.ArrivalTime;
+                    ttfts[slot.Request.Index] = s.FirstTokenTime!.Value - s.ArrivalTime;
+                    finishTimes[slot.Request.Index] = now;
+                    preemptions += s.Preemptions;
+                    if (s.EstimateAtPerceptible is double estimate)
+                    {
+                        var actual = (s.Steps - s.StepsAtPerceptible) * policy.Context.StepSeconds;
+                        if (actual > 0)
+                        {
+                            apeSum += Math.Abs(estimate - actual) / actual;
+                            apeCount++;
+                        }
+                    }
+
+                    finished++;
+                }
+            }
+        }
+
+        return new SimulationOutcome(
+            latencies,
+            ttfts,
+            n == 0 ? 0 : (double)preemptions / n,
+            apeCount == 0 ? null : apeSum / apeCount,
+            busy,
+            now,
+            steps,
+            recomputed,
+            finishTimes);
+    }
+
+    private static void Evict(Slot slot, LinkedList<Slot> lru, ref long residentTokens)
+    {
+        if (!slot.Resident)
+        {
+            return;
+        }
+
+        lru.Remove(slot.Node!);
+        slot.Node = null;
+        slot.Resident = false;
+        residentTokens -= slot.Request.PromptTokens + slot.State.Generated;
+    }
+
+    private sealed class Slot(SimulatedRequest request, RequestState state)
+    {
+        public SimulatedRequest Request { get; } = request;
+        public RequestState State { get; } = state;
+        public int Position { get; set; }
+        public bool Resident { get; set; }
+        public bool Started { get; set; }
+        public LinkedListNode<Slot>? Node { get; set; }
+    }
+}
