@@ -23,13 +23,17 @@ public enum RemainingEstimate
     Gittins,
 }
 
-/// <summary>Every knob of LAPS-SD (product.md §1), with the product's defaults.</summary>
+/// <summary>
+/// Every knob of LAPS-SD (product.md §1). <c>new LapsOptions()</c> is the product default, the best measured
+/// (docs/evaluation.md): perceived service, Gittins order on the learned length posterior, θ_0 of 2 steps, the top
+/// queue kept for first quanta. <see cref="Paper"/> is the literal reading with the design table's defaults.
+/// </summary>
 public sealed record LapsOptions
 {
     public int Queues { get; init; } = 4;
 
     /// <summary>θ_0 in steps of <see cref="PolicyContext.StepSeconds"/>; θ_j = θ_0 · r^j in attained GPU time.</summary>
-    public double Theta0Steps { get; init; } = 8;
+    public double Theta0Steps { get; init; } = 2;
 
     public double Ratio { get; init; } = 2;
 
@@ -41,6 +45,19 @@ public sealed record LapsOptions
     public int MinSteps { get; init; } = 5;
 
     public bool DemoteAfterPerceptible { get; init; }
+
+    /// <summary>
+    /// Keep the top queue for requests still in their first quantum, so a newcomer's first token waits for no
+    /// perceptible request (time to first token of about one step). Not in the paper.
+    /// </summary>
+    public bool ReserveTopQueue { get; init; } = true;
+
+    /// <summary>
+    /// After its first quantum, a request not yet perceptible is ordered by its predicted remaining time too (with
+    /// the acceptance observed so far) instead of by attained service; stability then only decides which acceptance
+    /// the estimate trusts. Not in the paper.
+    /// </summary>
+    public bool PredictBeforeStable { get; init; } = true;
 
     public LapsVariant Variant { get; init; } = LapsVariant.Perceived;
 
@@ -55,7 +72,14 @@ public sealed record LapsOptions
     public int PosteriorNeighbours { get; init; } = 64;
 
     /// <summary>The paper's reading, every knob at the table's default.</summary>
-    public static LapsOptions Paper { get; } = new() { Variant = LapsVariant.Paper, Estimate = RemainingEstimate.Point };
+    public static LapsOptions Paper { get; } = new()
+    {
+        Variant = LapsVariant.Paper,
+        Estimate = RemainingEstimate.Point,
+        Theta0Steps = 8,
+        ReserveTopQueue = false,
+        PredictBeforeStable = false,
+    };
 
     public void Validate()
     {

@@ -55,7 +55,10 @@ public sealed class LapsPolicy : SchedulingPolicy
         if (!request.Perceptible)
         {
             request.Level = _levels.LevelOf(request.AttainedService);
-            return new((2 * request.Level) + 1, request.AttainedService, request.ArrivalTime, request.Id);
+            if (!Options.PredictBeforeStable || request.Level == 0)
+            {
+                return new((2 * request.Level) + 1, request.AttainedService, request.ArrivalTime, request.Id);
+            }
         }
 
         var rank = Rank(request);
@@ -65,6 +68,11 @@ public sealed class LapsPolicy : SchedulingPolicy
             _ when Options.DemoteAfterPerceptible => _levels.LevelOf(request.AttainedService),
             _ => request.Level,
         };
+        if (Options.ReserveTopQueue && queue == 0 && Options.Queues > 1)
+        {
+            queue = 1;
+        }
+
         return new(2 * queue, rank, request.ArrivalTime, request.Id);
     }
 
