@@ -20,6 +20,13 @@ public sealed class AcceptanceTracker
     /// <summary>Cumulative observed acceptance; <paramref name="prior"/> before anything was drafted.</summary>
     public double Rate(double prior) => Drafted == 0 ? prior : (double)Accepted / Drafted;
 
+    /// <summary>
+    /// The cumulative rate shrunk towards <paramref name="prior"/> as if <paramref name="priorDrafts"/> drafts had
+    /// been seen at the prior: early steps (0 or k accepted) then move the estimate less.
+    /// </summary>
+    public double Rate(double prior, double priorDrafts)
+        => priorDrafts <= 0 ? Rate(prior) : (Accepted + (prior * priorDrafts)) / (Drafted + priorDrafts);
+
     public void Record(int drafted, int accepted)
     {
         Drafted += drafted;

@@ -47,6 +47,11 @@ public sealed record LapsOptions
     public bool DemoteAfterPerceptible { get; init; }
 
     /// <summary>
+    /// Weight of the prior acceptance in Â, in steps' worth of drafts (0: the plain cumulative rate, as the paper).
+    /// </summary>
+    public double AcceptancePriorSteps { get; init; } = 4;
+
+    /// <summary>
     /// Keep the top queue for requests still in their first quantum, so a newcomer's first token waits for no
     /// perceptible request (time to first token of about one step). Not in the paper.
     /// </summary>
@@ -79,6 +84,7 @@ public sealed record LapsOptions
         Theta0Steps = 8,
         ReserveTopQueue = false,
         PredictBeforeStable = false,
+        AcceptancePriorSteps = 0,
     };
 
     public void Validate()
@@ -116,6 +122,11 @@ public sealed record LapsOptions
         if (PosteriorNeighbours < 1 || PosteriorCapacity < PosteriorNeighbours)
         {
             throw new ArgumentOutOfRangeException(nameof(PosteriorNeighbours), PosteriorNeighbours, "LAPS posterior neighbours must be in 1..posterior capacity");
+        }
+
+        if (!(AcceptancePriorSteps >= 0) || double.IsInfinity(AcceptancePriorSteps))
+        {
+            throw new ArgumentOutOfRangeException(nameof(AcceptancePriorSteps), AcceptancePriorSteps, "LAPS acceptance prior steps must be a finite number >= 0");
         }
 
         Aging?.Validate();

@@ -92,7 +92,7 @@ public sealed class LapsPolicy : SchedulingPolicy
     }
 
     private double ToSeconds(RequestState request, double remainingTokens)
-        => ExecutionTimeEstimator.Total(remainingTokens, Context.K, request.Acceptance.Rate(Context.PriorAcceptance), Context.StepSeconds);
+        => ExecutionTimeEstimator.Total(remainingTokens, Context.K, request.Acceptance.Rate(Context.PriorAcceptance, Options.AcceptancePriorSteps * Context.K), Context.StepSeconds);
 
     private int[] Neighbourhood(RequestState request)
     {
