@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Laps.Benchmarks.DecisionBenchmarks).Assembly).Run(args);
