@@ -9,4 +9,7 @@ public sealed record WorkloadEntry(string Source, string Id, int PromptTokens, i
 {
     public int[] AccLen(Laps.Scheduling.Estimation.ProposerKind proposer)
         => proposer == Laps.Scheduling.Estimation.ProposerKind.Ngram ? AccLenNgram : AccLenEagle;
+
+    /// <summary>Output length in tokens under <paramref name="proposer"/>: the length of its acceptance array.</summary>
+    public int OutputTokens(Laps.Scheduling.Estimation.ProposerKind proposer) => AccLen(proposer).Length;
 }
