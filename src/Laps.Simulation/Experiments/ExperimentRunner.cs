@@ -23,7 +23,7 @@ public sealed class ExperimentRunner
         spec.Validate();
         Spec = spec;
         _workload = WorkloadCatalog.Load(spec.Workload);
-        _arrivals = ArrivalSpec.Parse(spec.Arrivals);
+        _arrivals = ArrivalSpec.Parse(spec.Arrivals).CreateProcess();
     }
 
     public ExperimentSpec Spec { get; }
