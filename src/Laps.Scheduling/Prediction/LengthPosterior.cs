@@ -132,21 +132,22 @@ public sealed class LengthPosterior
             return Math.Max(generated, 1);
         }
 
-        var best = double.MaxValue;
-        var prefix = 0.0;
+        // Exact integer arithmetic: candidates are compared as fractions num/served without dividing in the loop.
+        long bestNum = 0, bestDen = 0, prefix = 0;
         for (var t = start; t < sortedLengths.Length; t++)
         {
-            var delta = sortedLengths[t] - generated;
+            long delta = sortedLengths[t] - generated;
             prefix += delta;
-            var served = t - start + 1;
-            var rank = (prefix + ((double)(sortedLengths.Length - 1 - t) * delta)) / served;
-            if (rank < best)
+            long served = t - start + 1;
+            var num = prefix + ((sortedLengths.Length - 1 - t) * delta);
+            if (bestDen == 0 || num * bestDen < bestNum * served)
             {
-                best = rank;
+                bestNum = num;
+                bestDen = served;
             }
         }
 
-        return best;
+        return (double)bestNum / bestDen;
     }
 
     private static int FirstAbove(int[] sorted, int value)
