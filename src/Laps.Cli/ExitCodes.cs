@@ -1,0 +1,12 @@
+namespace Laps.Cli;
+
+internal static class ExitCodes
+{
+    public const int Success = 0;
+
+    /// <summary>Bad options or bad input (files, values): one line on stderr, never a stack trace.</summary>
+    public const int Usage = 2;
+
+    /// <summary>Interrupted (Ctrl+C), as shells report SIGINT.</summary>
+    public const int Cancelled = 130;
+}

@@ -1,0 +1,3 @@
+using Laps.Cli;
+
+return new LapsCommand().Invoke(args);

@@ -1,0 +1,131 @@
+using Laps.Cli.Commands;
+using Laps.Scheduling.Estimation;
+using Laps.Scheduling.Policies;
+using Laps.Simulation.Experiments;
+
+namespace Laps.Cli.Tests;
+
+public sealed class SimOptionsTests : IDisposable
+{
+    private readonly TempDirectory _out = new();
+
+    public void Dispose() => _out.Dispose();
+
+    private ExperimentSpec SpecOf(params string[] args)
+    {
+        var cli = new Cli();
+        var (exitCode, _, stderr) = cli.Run(["sim", "--out", _out.Path, .. args]);
+        Assert.True(exitCode == 0, stderr);
+        return Assert.IsType<ExperimentSpec>(cli.Spec);
+    }
+
+    [Fact]
+    public void No_options_give_the_documented_defaults()
+    {
+        var spec = SpecOf();
+
+        Assert.Equal(SimCommand.DefaultWorkload, spec.Workload);
+        Assert.Equal(ProposerKind.Eagle, spec.Proposer);
+        Assert.Equal(4, spec.K);
+        Assert.Equal("poisson", spec.Arrivals);
+        Assert.Equal([0.85], spec.Loads);
+        Assert.Equal([1], spec.Batches);
+        Assert.Equal(PolicyCatalog.Names, spec.Policies);
+        Assert.Equal(2000, spec.Requests);
+        Assert.Equal(3, spec.Seeds);
+        Assert.Equal(1, spec.FirstSeed);
+        Assert.Equal(0.55, spec.PredictorTau);
+        Assert.Equal(ResumeMode.Keep, spec.Resume);
+        Assert.Equal(Environment.ProcessorCount, spec.Parallelism);
+        Assert.Equal(new LapsOptions(), spec.PolicySettings.Laps);
+        Assert.Equal(new MlfqOptions(), spec.PolicySettings.Mlfq);
+        Assert.Null(spec.PolicySettings.PredictedLengthGuard);
+    }
+
+    [Fact]
+    public void Lists_split_on_commas_and_accumulate_over_repeats()
+    {
+        var spec = SpecOf("--load", "0.5, 0.7,0.9", "--load", "1.1", "--batch", "1,8,32", "--policies", "fcfs,laps");
+
+        Assert.Equal([0.5, 0.7, 0.9, 1.1], spec.Loads);
+        Assert.Equal([1, 8, 32], spec.Batches);
+        Assert.Equal(["fcfs", "laps"], spec.Policies);
+    }
+
+    [Fact]
+    public void Scalars_map_to_the_spec()
+    {
+        var spec = SpecOf(
+            "--workload", "a.jsonl:2,b.jsonl", "--proposer", "draft", "--k", "6", "--arrivals", "gamma:2",
+            "--requests", "500", "--seeds", "5", "--seed", "11", "--predictor-tau", "0.8", "--parallel", "3",
+            "--kv-capacity", "123456", "--resume", "recompute");
+
+        Assert.Equal("a.jsonl:2,b.jsonl", spec.Workload);
+        Assert.Equal(ProposerKind.DraftModel, spec.Proposer);
+        Assert.Equal(6, spec.K);
+        Assert.Equal("gamma:2", spec.Arrivals);
+        Assert.Equal(500, spec.Requests);
+        Assert.Equal(5, spec.Seeds);
+        Assert.Equal(11, spec.FirstSeed);
+        Assert.Equal(0.8, spec.PredictorTau);
+        Assert.Equal(3, spec.Parallelism);
+        Assert.Equal(123456, spec.KvCapacityTokens);
+        Assert.Equal(ResumeMode.Recompute, spec.Resume);
+    }
+
+    [Theory]
+    [InlineData("eagle", ProposerKind.Eagle)]
+    [InlineData("ngram", ProposerKind.Ngram)]
+    [InlineData("draft", ProposerKind.DraftModel)]
+    [InlineData("NGRAM", ProposerKind.Ngram)]
+    public void Proposer_names_map_to_kinds(string name, ProposerKind kind)
+        => Assert.Equal(kind, SpecOf("--proposer", name).Proposer);
+
+    [Fact]
+    public void Predictor_tau_oracle_means_no_tau()
+        => Assert.Null(SpecOf("--predictor-tau", "oracle").PredictorTau);
+
+    [Theory]
+    [InlineData("inf")]
+    [InlineData("Infinity")]
+    public void Laps_tolerance_inf_is_positive_infinity(string value)
+        => Assert.Equal(double.PositiveInfinity, SpecOf("--laps-tolerance", value).PolicySettings.Laps.StabilityTolerance);
+
+    [Fact]
+    public void Laps_knobs_map_to_laps_options()
+    {
+        var laps = SpecOf(
+            "--laps-variant", "paper", "--laps-estimate", "point", "--laps-queues", "6", "--laps-theta0", "4.5",
+            "--laps-ratio", "3", "--laps-window", "7", "--laps-tolerance", "0", "--laps-min-steps", "0",
+            "--laps-demote", "--laps-aging").PolicySettings.Laps;
+
+        Assert.Equal(LapsVariant.Paper, laps.Variant);
+        Assert.Equal(RemainingEstimate.Point, laps.Estimate);
+        Assert.Equal(6, laps.Queues);
+        Assert.Equal(4.5, laps.Theta0Steps);
+        Assert.Equal(3, laps.Ratio);
+        Assert.Equal(7, laps.StabilityWindow);
+        Assert.Equal(0, laps.StabilityTolerance);
+        Assert.Equal(0, laps.MinSteps);
+        Assert.True(laps.DemoteAfterPerceptible);
+        Assert.Equal(new StarvationGuard(), laps.Aging);
+    }
+
+    [Fact]
+    public void Unset_laps_knobs_keep_the_library_defaults()
+    {
+        var laps = SpecOf("--laps-queues", "2").PolicySettings.Laps;
+
+        Assert.Equal(new LapsOptions() with { Queues = 2 }, laps);
+    }
+
+    [Fact]
+    public void Mlfq_knobs_and_the_starvation_guard_map_to_policy_settings()
+    {
+        var settings = SpecOf("--mlfq-levels", "3", "--mlfq-quantum", "1.5", "--starvation-guard").PolicySettings;
+
+        Assert.Equal(3, settings.Mlfq.Levels);
+        Assert.Equal(1.5, settings.Mlfq.BaseQuantumSteps);
+        Assert.Equal(new StarvationGuard(), settings.PredictedLengthGuard);
+    }
+}
