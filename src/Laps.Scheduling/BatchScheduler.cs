@@ -51,6 +51,10 @@ public sealed class BatchScheduler
     {
         request.PredictedLength = Math.Max(1, _predictor.Predict(request));
         Policy.Admit(request);
+        if (request.Perceptible)
+        {
+            request.PerceptibleAt ??= request.ArrivalTime; // perceptible on admission (no stability test to pass)
+        }
     }
 
     public BatchDecision Decide()
@@ -100,6 +104,12 @@ public sealed class BatchScheduler
         if (Policy.Contains(request))
         {
             Policy.Stepped(request);
+
+            // The policy has no clock: the report that made the request perceptible carries the time it happened.
+            if (request.Perceptible)
+            {
+                request.PerceptibleAt ??= now;
+            }
         }
     }
 

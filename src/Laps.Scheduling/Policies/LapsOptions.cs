@@ -119,9 +119,15 @@ public sealed record LapsOptions
             throw new ArgumentOutOfRangeException(nameof(MinSteps), MinSteps, "LAPS minimum steps must be >= 0");
         }
 
-        if (PosteriorNeighbours < 1 || PosteriorCapacity < PosteriorNeighbours)
+        if (PosteriorNeighbours < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(PosteriorNeighbours), PosteriorNeighbours, "LAPS posterior neighbours must be in 1..posterior capacity");
+            throw new ArgumentOutOfRangeException(nameof(PosteriorNeighbours), PosteriorNeighbours, "LAPS posterior neighbours must be >= 1");
+        }
+
+        if (PosteriorCapacity < Math.Max(PosteriorNeighbours, 2))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(PosteriorCapacity), PosteriorCapacity, $"LAPS posterior capacity must be >= 2 and hold the {PosteriorNeighbours} posterior neighbours");
         }
 
         if (!(AcceptancePriorSteps >= 0) || double.IsInfinity(AcceptancePriorSteps))

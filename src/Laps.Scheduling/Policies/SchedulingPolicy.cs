@@ -61,6 +61,7 @@ public abstract class SchedulingPolicy
     private readonly IndexedHeap? _idle;
     private readonly StarvationGuard? _guard;
     private readonly Func<RequestState, bool> _skipReserved = static r => r.Reserved;
+    private readonly List<RequestState> _boosted = [];
     private long _levelSequence;
 
     protected SchedulingPolicy(PolicyContext context, StarvationGuard? guard)
@@ -123,7 +124,11 @@ public abstract class SchedulingPolicy
     public void Remove(RequestState request)
     {
         _queue.Remove(request);
-        _idle?.Remove(request);
+        if (_idle is not null)
+        {
+            _idle.Remove(request);
+            _boosted.Remove(request);
+        }
     }
 
     public bool Contains(RequestState request) => _queue.Contains(request);
@@ -137,6 +142,7 @@ public abstract class SchedulingPolicy
         Decisions++;
         if (_guard is not null)
         {
+            ExpireBoosts();
             PromoteStarving(_guard);
         }
 
@@ -176,6 +182,30 @@ public abstract class SchedulingPolicy
 
     private static Priority IdleKey(RequestState r) => new(0, r.LastServedDecision, r.ArrivalTime, r.Id);
 
+    /// <summary>
+    /// Ends the boosts whose last decision has passed. A key is otherwise recomputed only when a step is reported,
+    /// one decision before it is used, so without this a boost lasted one decision too long for a request that ran,
+    /// and indefinitely for one that did not run (reserved elsewhere, or more boosted requests than slots).
+    /// </summary>
+    private void ExpireBoosts()
+    {
+        for (var i = _boosted.Count - 1; i >= 0; i--)
+        {
+            var r = _boosted[i];
+            if (r.BoostUntilDecision > Decisions)
+            {
+                continue;
+            }
+
+            _boosted[i] = _boosted[^1];
+            _boosted.RemoveAt(_boosted.Count - 1);
+            if (_queue.Contains(r))
+            {
+                _queue.Update(r, EffectiveKey(r));
+            }
+        }
+    }
+
     private void PromoteStarving(StarvationGuard guard)
     {
         while (_idle!.Count > 0)
@@ -184,6 +214,11 @@ public abstract class SchedulingPolicy
             if (Decisions - oldest.LastServedDecision < guard.IdleSteps)
             {
                 break;
+            }
+
+            if (oldest.BoostUntilDecision <= Decisions)
+            {
+                _boosted.Add(oldest); // not boosted now (expired boosts were ended above): track the new one
             }
 
             oldest.BoostUntilDecision = Decisions + guard.BoostSteps;

@@ -34,10 +34,8 @@ public sealed class LengthPosterior
             throw new ArgumentOutOfRangeException(nameof(neighbours), neighbours, "posterior neighbours must be in 1..capacity");
         }
 
-        if (minObservations < neighbours)
-        {
-            minObservations = neighbours;
-        }
+        // At least a neighbourhood, and never more than the posterior can hold (else it would never be ready).
+        minObservations = Math.Clamp(minObservations, neighbours, capacity);
 
         _capacity = capacity;
         _neighbours = neighbours;
