@@ -16,11 +16,14 @@ public sealed class LapsPolicyTests
 {
     private static readonly PolicyContext Context = PolicyTestExtensions.Context(stepSeconds: 0.25, k: 4, prior: 0.5);
 
+    // These tests pin the paper's structure, so they start from the paper preset; the product default's additions
+    // (reserved top queue, prediction before stability) have tests of their own.
+
     /// <summary>Never perceptible: a pure attained-service policy.</summary>
-    private static readonly LapsOptions NeverPerceptible = new() { StabilityTolerance = 0 };
+    private static readonly LapsOptions NeverPerceptible = LapsOptions.Paper with { StabilityTolerance = 0 };
 
     /// <summary>Perceptible after one step whatever its acceptance does, so tests choose who is perceptible.</summary>
-    private static readonly LapsOptions PerceptibleAfterOneStep = new()
+    private static readonly LapsOptions PerceptibleAfterOneStep = LapsOptions.Paper with
     {
         Variant = LapsVariant.Paper, Estimate = RemainingEstimate.Point, StabilityTolerance = double.PositiveInfinity, MinSteps = 1,
     };
@@ -124,7 +127,7 @@ public sealed class LapsPolicyTests
     [Fact]
     public void With_infinite_tolerance_and_no_minimum_a_request_is_perceptible_on_admission()
     {
-        var laps = new LapsPolicy(Context, new LapsOptions { StabilityTolerance = double.PositiveInfinity, MinSteps = 0 });
+        var laps = new LapsPolicy(Context, LapsOptions.Paper with { StabilityTolerance = double.PositiveInfinity, MinSteps = 0 });
         RequestState r = Request(1).Predicted(500);
 
         laps.Admit(r);
@@ -275,7 +278,7 @@ public sealed class LapsPolicyTests
     [Fact]
     public void PerceptibleAt_is_the_arrival_time_for_a_request_perceptible_on_admission()
     {
-        var options = new LapsOptions { StabilityTolerance = double.PositiveInfinity, MinSteps = 0 };
+        var options = LapsOptions.Paper with { StabilityTolerance = double.PositiveInfinity, MinSteps = 0 };
         var scheduler = new BatchScheduler(new LapsPolicy(Context, options), new OracleLengthPredictor(), 1);
         RequestState r = Request(1).ArrivingAt(3.5).WithTruth(100);
 

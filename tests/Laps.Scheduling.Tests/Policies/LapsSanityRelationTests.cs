@@ -26,7 +26,7 @@ public sealed class LapsSanityRelationTests
         Scenarios.Sample(
             (batch, seed, requests) =>
             {
-                var laps = Trace(new LapsPolicy(Context, new LapsOptions { StabilityTolerance = 0, Variant = variant }), batch, seed, requests, StepDriver.BinomialAcceptance);
+                var laps = Trace(new LapsPolicy(Context, LapsOptions.Paper with { StabilityTolerance = 0, Variant = variant }), batch, seed, requests, StepDriver.BinomialAcceptance);
                 var las = Trace(new LasPolicy(Context), batch, seed, requests, StepDriver.BinomialAcceptance);
                 Assert.Equal(las, laps);
             },
@@ -39,7 +39,7 @@ public sealed class LapsSanityRelationTests
     [InlineData(LapsVariant.Perceived)]
     public void With_infinite_tolerance_no_minimum_and_perfect_predictions_LAPS_selects_exactly_what_the_oracle_selects(LapsVariant variant)
     {
-        var options = new LapsOptions { StabilityTolerance = double.PositiveInfinity, MinSteps = 0, Estimate = RemainingEstimate.Point, Variant = variant };
+        var options = LapsOptions.Paper with { StabilityTolerance = double.PositiveInfinity, MinSteps = 0, Estimate = RemainingEstimate.Point, Variant = variant };
 
         // Every request accepts exactly half its drafts, the context's prior: observed acceptance is the true one.
         Scenarios.Select(s => (s.Batch, s.Seed, s.Requests.Select(r => (r.Gap, r.Length, 0.5)).ToArray())).Sample(
@@ -58,7 +58,7 @@ public sealed class LapsSanityRelationTests
     {
         // Guards the relation above against being vacuous: LAPS with perfect predictions is not plain SRPT on tokens.
         (int, int, double)[] requests = [(0, 100, 0.9), (0, 60, 0.1)];
-        var options = new LapsOptions { StabilityTolerance = double.PositiveInfinity, MinSteps = 0, Estimate = RemainingEstimate.Point };
+        var options = LapsOptions.Paper with { StabilityTolerance = double.PositiveInfinity, MinSteps = 0, Estimate = RemainingEstimate.Point };
 
         var laps = Trace(new LapsPolicy(Context with { PriorAcceptance = 0.5 }, options), 1, 1, requests, StepDriver.ExactAcceptance);
         var srpt = Trace(new SrptPolicy(Context), 1, 1, requests, StepDriver.ExactAcceptance);
