@@ -84,6 +84,6 @@ public sealed class LapsProductDefaultTests
             tracker.Record(drafted, accepted);
         }
 
-        Assert.Equal(expected, tracker.Rate(prior: 0.5, priorDrafts: 4), 3);
+        Assert.Equal(expected, tracker.Rate(prior: 0.5, priorDrafts: 4), 4);
     }
 }
