@@ -112,6 +112,23 @@ public sealed class SimOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Laps_variant_paper_is_the_whole_literal_reading()
+        => Assert.Equal(LapsOptions.Paper, SpecOf("--laps-variant", "paper").PolicySettings.Laps);
+
+    [Fact]
+    public void Product_knobs_map_to_laps_options()
+    {
+        var laps = SpecOf(
+            "--laps-conditioning", "neighbours", "--laps-reserve-top", "off", "--laps-predict-early", "off",
+            "--laps-acceptance-prior", "0").PolicySettings.Laps;
+
+        Assert.Equal(new LapsOptions
+        {
+            Conditioning = PosteriorConditioning.Neighbours, ReserveTopQueue = false, PredictBeforeStable = false, AcceptancePriorSteps = 0,
+        }, laps);
+    }
+
+    [Fact]
     public void Unset_laps_knobs_keep_the_library_defaults()
     {
         var laps = SpecOf("--laps-queues", "2").PolicySettings.Laps;

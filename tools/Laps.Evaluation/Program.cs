@@ -101,6 +101,7 @@ var knobs = new (string Name, LapsOptions Options)[]
     ("window=10", new LapsOptions { StabilityWindow = 10 }),
     ("estimate=point", new LapsOptions { Estimate = RemainingEstimate.Point }),
     ("estimate=posterior", new LapsOptions { Estimate = RemainingEstimate.Posterior }),
+    ("conditioning=neighbours", new LapsOptions { Conditioning = PosteriorConditioning.Neighbours }),
     ("variant=paper", new LapsOptions { Variant = LapsVariant.Paper }),
     ("no reserved top queue", new LapsOptions { ReserveTopQueue = false }),
     ("no prediction before stable", new LapsOptions { PredictBeforeStable = false }),

@@ -158,7 +158,7 @@ internal static class Report
     {
         sb.AppendLine("## Sensitivity to the knobs, and ablations (EAGLE, Poisson, ρ = 0.85, τ = 0.55)");
         sb.AppendLine();
-        sb.AppendLine("Each row changes one knob of the product default (or starts from the paper preset: θ_0 = 8 steps, point estimate, plain cumulative Â, no reserved top queue, no prediction before stability). Ratios are to the default LAPS-SD and to the best baseline of the same cell.");
+        sb.AppendLine("Each row changes one knob of the product default (perceived variant, Gittins rank on the ratio-conditioned length posterior, θ_0 = 2 steps, 4 queues, window 5, tolerance 0.05, at least 5 steps, Â shrunk by 4 steps of prior, top queue reserved for first quanta, prediction before stability), or starts from the paper preset (θ_0 = 8 steps, point estimate, plain cumulative Â, no reserved top queue, no prediction before stability). Ratios are to the default LAPS-SD and to the best baseline of the same cell.");
         sb.AppendLine();
         sb.AppendLine("| setting | workload | batch | LAPS mean (s) | / default | / best baseline | TTFT (s) | preemptions/request | estimate MAPE |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|");

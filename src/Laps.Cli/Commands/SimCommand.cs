@@ -41,6 +41,18 @@ internal sealed class SimCommand : Command
         ["perceived"] = LapsVariant.Perceived,
     };
 
+    private static readonly Dictionary<string, PosteriorConditioning> Conditionings = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["ratio"] = PosteriorConditioning.Ratio,
+        ["neighbours"] = PosteriorConditioning.Neighbours,
+    };
+
+    private static readonly Dictionary<string, bool> OnOff = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["on"] = true,
+        ["off"] = false,
+    };
+
     private static readonly Dictionary<string, RemainingEstimate> Estimates = new(StringComparer.OrdinalIgnoreCase)
     {
         ["point"] = RemainingEstimate.Point,
@@ -90,7 +102,7 @@ internal sealed class SimCommand : Command
         Option[] options =
         [
             Workload, Proposer, K, Arrivals, Loads, Batches, Policies, Requests, Seeds, FirstSeed, PredictorTau, Out,
-            Json, Parallel, KvCapacity, Resume, LapsVariantOption, LapsEstimate, LapsQueues, LapsTheta0, LapsRatio,
+            Json, Parallel, KvCapacity, Resume, LapsVariantOption, LapsEstimate, LapsConditioning, LapsReserveTop, LapsPredictEarly, LapsAcceptancePrior, LapsQueues, LapsTheta0, LapsRatio,
             LapsWindow, LapsTolerance, LapsMinSteps, LapsDemote, LapsAging, StarvationGuardFlag, MlfqLevels, MlfqQuantum,
         ];
         foreach (var option in options)
@@ -156,8 +168,20 @@ internal sealed class SimCommand : Command
         "--resume", "A preempted request's KV cache: keep (while capacity allows) or recompute", ResumeModes, "keep");
 
     internal Option<string> LapsVariantOption { get; } = OptionValues.ChoiceOption(
-        "--laps-variant", $"LAPS-SD: where a perceptible request sits: the paper's queue, or the band of its estimated remaining time (default {Lower(LapsDefaults.Variant)})",
+        "--laps-variant", $"LAPS-SD: 'paper' is the literal reading (every knob at the paper's default: θ0 8 steps, point estimate, no reserved top queue, no prediction before stability); 'perceived' places a perceptible request in the band of its estimated remaining time (default {Lower(LapsDefaults.Variant)}, with the measured best knobs)",
         Variants, null);
+
+    internal Option<string> LapsConditioning { get; } = OptionValues.ChoiceOption(
+        "--laps-conditioning", $"LAPS-SD: how the length posterior conditions on the prediction (default {Lower(LapsDefaults.Conditioning)})", Conditionings, null);
+
+    internal Option<string> LapsReserveTop { get; } = OptionValues.ChoiceOption(
+        "--laps-reserve-top", "LAPS-SD: keep the top queue for first quanta (on|off; default on, paper off)", OnOff, null);
+
+    internal Option<string> LapsPredictEarly { get; } = OptionValues.ChoiceOption(
+        "--laps-predict-early", "LAPS-SD: order requests by prediction after their first quantum, before acceptance is stable (on|off; default on, paper off)", OnOff, null);
+
+    internal Option<double?> LapsAcceptancePrior { get; } = OptionValues.Knob(
+        "--laps-acceptance-prior", $"LAPS-SD: weight of the prior acceptance in Â, in steps (default {Invariant(LapsDefaults.AcceptancePriorSteps)}, paper 0)", OptionValues.Number);
 
     internal Option<string> LapsEstimate { get; } = OptionValues.ChoiceOption(
         "--laps-estimate", $"LAPS-SD: how remaining time is estimated (default {Lower(LapsDefaults.Estimate)})", Estimates, null);
@@ -203,8 +227,14 @@ internal sealed class SimCommand : Command
     /// <summary>Options → a validated study; <see cref="UsageException"/> names the option at fault.</summary>
     public SimInvocation Bind(ParseResult parseResult)
     {
-        var laps = LapsDefaults;
-        laps = parseResult.GetValue(LapsVariantOption) is { } variant ? laps with { Variant = Variants[variant] } : laps;
+        // The paper variant is the whole literal reading, not one knob: start from its preset.
+        var laps = parseResult.GetValue(LapsVariantOption) is { } variant
+            ? (Variants[variant] == LapsVariant.Paper ? LapsOptions.Paper : LapsDefaults with { Variant = Variants[variant] })
+            : LapsDefaults;
+        laps = parseResult.GetValue(LapsConditioning) is { } conditioning ? laps with { Conditioning = Conditionings[conditioning] } : laps;
+        laps = parseResult.GetValue(LapsReserveTop) is { } reserve ? laps with { ReserveTopQueue = OnOff[reserve] } : laps;
+        laps = parseResult.GetValue(LapsPredictEarly) is { } early ? laps with { PredictBeforeStable = OnOff[early] } : laps;
+        laps = parseResult.GetValue(LapsAcceptancePrior) is { } prior ? laps with { AcceptancePriorSteps = prior } : laps;
         laps = parseResult.GetValue(LapsEstimate) is { } estimate ? laps with { Estimate = Estimates[estimate] } : laps;
         laps = parseResult.GetValue(LapsQueues) is { } queues ? laps with { Queues = queues } : laps;
         laps = parseResult.GetValue(LapsTheta0) is { } theta0 ? laps with { Theta0Steps = theta0 } : laps;

@@ -23,10 +23,20 @@ public enum RemainingEstimate
     Gittins,
 }
 
+/// <summary>How the length posterior conditions on a request's prediction.</summary>
+public enum PosteriorConditioning
+{
+    /// <summary>True lengths of the completions whose predictions were nearest (captures regression to the mean).</summary>
+    Neighbours,
+
+    /// <summary>The prediction times every completion's true/predicted ratio (uses all observations; assumes the error is multiplicative).</summary>
+    Ratio,
+}
+
 /// <summary>
 /// Every knob of LAPS-SD (product.md §1). <c>new LapsOptions()</c> is the product default, the best measured
-/// (docs/evaluation.md): perceived service, Gittins order on the learned length posterior, θ_0 of 2 steps, the top
-/// queue kept for first quanta. <see cref="Paper"/> is the literal reading with the design table's defaults.
+/// (docs/evaluation.md): perceived service, Gittins order on a length posterior learned from completed requests'
+/// prediction errors, θ_0 of 2 steps, the top queue kept for first quanta, prediction before stability. <see cref="Paper"/> is the literal reading with the design table's defaults.
 /// </summary>
 public sealed record LapsOptions
 {
@@ -75,6 +85,8 @@ public sealed record LapsOptions
     public int PosteriorCapacity { get; init; } = 2048;
 
     public int PosteriorNeighbours { get; init; } = 64;
+
+    public PosteriorConditioning Conditioning { get; init; } = PosteriorConditioning.Ratio;
 
     /// <summary>The paper's reading, every knob at the table's default.</summary>
     public static LapsOptions Paper { get; } = new()

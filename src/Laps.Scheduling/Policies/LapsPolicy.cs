@@ -62,6 +62,7 @@ public sealed class LapsPolicy : SchedulingPolicy
         }
 
         var rank = Rank(request);
+
         var queue = Options.Variant switch
         {
             LapsVariant.Perceived => _levels.LevelOf(rank),
@@ -102,7 +103,10 @@ public sealed class LapsPolicy : SchedulingPolicy
             return cached.Lengths;
         }
 
-        var fresh = new CachedNeighbourhood(_posterior!.Version, _posterior.Neighbourhood(request.PredictedLength));
+        var sample = Options.Conditioning == PosteriorConditioning.Ratio
+            ? _posterior!.ScaledByRatios(request.PredictedLength)
+            : _posterior!.Neighbourhood(request.PredictedLength);
+        var fresh = new CachedNeighbourhood(_posterior.Version, sample);
         request.PolicyScratch = fresh;
         return fresh.Lengths;
     }

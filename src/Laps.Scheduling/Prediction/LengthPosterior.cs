@@ -1,9 +1,10 @@
 namespace Laps.Scheduling.Prediction;
 
 /// <summary>
-/// What the length prediction is worth, learned from completed requests: for a new prediction p, the true lengths
-/// of the completed requests whose predictions were nearest to p form an empirical distribution of L | L̂ ≈ p.
-/// Conditioning it on the tokens already generated gives a remaining-length estimate that grows when a request
+/// What the length prediction is worth, learned from completed requests. Two empirical distributions of L given a
+/// prediction p: the true lengths of the completed requests whose predictions were nearest to p
+/// (<see cref="Neighbourhood"/>), or p times every completion's true/predicted ratio (<see cref="ScaledByRatios"/>).
+/// Conditioning either on the tokens already generated gives a remaining-length estimate that grows when a request
 /// outlives its prediction (instead of flooring at one token, as SRPT on the raw prediction does), and a Gittins
 /// index. Deterministic; not thread-safe.
 /// </summary>
@@ -21,6 +22,9 @@ public sealed class LengthPosterior
     // Snapshot: observations sorted by log prediction.
     private double[] _sortedLogPredicted = [];
     private int[] _sortedTrue = [];
+
+    // Snapshot: ln(true / predicted) of every observation, sorted.
+    private double[] _sortedLogRatio = [];
 
     public LengthPosterior(int capacity = 2048, int neighbours = 64, int minObservations = 32)
     {
@@ -99,6 +103,28 @@ public sealed class LengthPosterior
         return result;
     }
 
+    /// <summary>
+    /// The prediction scaled by the error ratios of every completion (<c>L̂ · true/predicted</c>, at evenly spaced
+    /// quantiles, sorted): uses all observations, assumes the error does not depend on the prediction.
+    /// </summary>
+    public int[] ScaledByRatios(double predicted)
+    {
+        if (!Ready)
+        {
+            throw new InvalidOperationException("the length posterior has too few observations");
+        }
+
+        var n = _sortedLogRatio.Length;
+        var result = new int[_neighbours];
+        for (var j = 0; j < result.Length; j++)
+        {
+            var q = _sortedLogRatio[(int)((j + 0.5) * n / result.Length)];
+            result[j] = (int)Math.Max(1, Math.Round(Math.Max(predicted, 1) * Math.Exp(q)));
+        }
+
+        return result;
+    }
+
     /// <summary>E[L − g | L &gt; g] over a sorted sample; when g is past every sample, assume it runs as long again.</summary>
     public static double ExpectedRemaining(int[] sortedLengths, int generated)
     {
@@ -174,6 +200,14 @@ public sealed class LengthPosterior
         Array.Sort(keys, values);
         _sortedLogPredicted = keys;
         _sortedTrue = values;
+        var ratios = new double[_count];
+        for (var i = 0; i < ratios.Length; i++)
+        {
+            ratios[i] = Math.Log(values[i]) - keys[i];
+        }
+
+        Array.Sort(ratios);
+        _sortedLogRatio = ratios;
         _sinceSnapshot = 0;
         Version++;
     }
