@@ -108,7 +108,8 @@ var knobs = new (string Name, LapsOptions Options)[]
     ("acceptance prior 0 steps", new LapsOptions { AcceptancePriorSteps = 0 }),
     ("paper preset", LapsOptions.Paper),
     ("paper, tolerance=0 (= LAS)", LapsOptions.Paper with { StabilityTolerance = 0 }),
-    ("paper, one queue (= SRPT-est)", LapsOptions.Paper with { Queues = 1 }),
+    ("paper, one queue", LapsOptions.Paper with { Queues = 1 }),
+    ("paper, one queue, always perceptible (= SRPT on the estimate)", LapsOptions.Paper with { Queues = 1, StabilityTolerance = double.PositiveInfinity, MinSteps = 0 }),
 };
 foreach (var (_, spec) in workloads.Where(w => w.Name is "sharegpt" or "mixed"))
 {
