@@ -120,11 +120,12 @@ public sealed class SimOptionsTests : IDisposable
     {
         var laps = SpecOf(
             "--laps-conditioning", "neighbours", "--laps-reserve-top", "off", "--laps-predict-early", "off",
-            "--laps-acceptance-prior", "0").PolicySettings.Laps;
+            "--laps-acceptance-prior", "0", "--laps-cost-aware", "off").PolicySettings.Laps;
 
         Assert.Equal(new LapsOptions
         {
             Conditioning = PosteriorConditioning.Neighbours, ReserveTopQueue = false, PredictBeforeStable = false, AcceptancePriorSteps = 0,
+            CostAwarePreemption = false,
         }, laps);
     }
 

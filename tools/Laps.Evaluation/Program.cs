@@ -124,6 +124,11 @@ foreach (var (_, spec) in workloads.Where(w => w.Name is "sharegpt" or "mixed"))
 
     // 5. Preemption cost: every preemption drops the KV cache.
     Run("resume", "recompute", new ExperimentSpec { Workload = spec, Loads = [0.85], Batches = [1, 8], Resume = ResumeMode.Recompute });
+    Run("resume", "recompute, LAPS without cost-aware preemption", new ExperimentSpec
+    {
+        Workload = spec, Loads = [0.85], Batches = [1, 8], Resume = ResumeMode.Recompute, Policies = ["laps"],
+        PolicySettings = new PolicySettings { Laps = new LapsOptions { CostAwarePreemption = false } },
+    });
 }
 
 Directory.CreateDirectory(outDir);

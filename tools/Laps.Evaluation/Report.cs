@@ -180,17 +180,17 @@ internal static class Report
     {
         sb.AppendLine("## Preemption cost: every preemption drops the KV cache (re-prefill on resume), ρ = 0.85");
         sb.AppendLine();
-        sb.AppendLine("| workload | batch | policy | mean (s) | / same policy with KV kept | preemptions/request | recomputed tokens per request |");
-        sb.AppendLine("|---|---|---|---|---|---|---|");
+        sb.AppendLine("| setting | workload | batch | policy | mean (s) | / same policy with KV kept | preemptions/request | recomputed tokens per request |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|");
         var main = rows.Where(r => r.Section == "main" && r.R.Proposer == "eagle" && r.R.Load == 0.85).ToList();
-        foreach (var g in rows.Where(r => r.Section == "resume").GroupBy(r => (r.Workload, r.R.Batch)).OrderBy(g => g.Key))
+        foreach (var g in rows.Where(r => r.Section == "resume").GroupBy(r => (r.Setting, r.Workload, r.R.Batch)).OrderBy(g => g.Key.Workload).ThenBy(g => g.Key.Batch).ThenBy(g => g.Key.Setting))
         {
             var cell = g.ToList();
             var kept = main.Where(r => r.Workload == g.Key.Workload && r.R.Batch == g.Key.Batch).ToList();
-            foreach (var p in Policies)
+            foreach (var p in Policies.Where(p => cell.Any(r => r.R.Policy == p)))
             {
                 var mean = Mean(cell, p, r => r.MeanLatencySeconds);
-                sb.AppendLine($"| {g.Key.Workload} | {g.Key.Batch} | {p} | {mean:F3} | {mean / Mean(kept, p, r => r.MeanLatencySeconds):F2} | {Mean(cell, p, r => r.PreemptionsPerRequest):F2} | {Mean(cell, p, r => (double)r.RecomputedTokens / r.Requests):F0} |");
+                sb.AppendLine($"| {g.Key.Setting} | {g.Key.Workload} | {g.Key.Batch} | {p} | {mean:F3} | {mean / Mean(kept, p, r => r.MeanLatencySeconds):F2} | {Mean(cell, p, r => r.PreemptionsPerRequest):F2} | {Mean(cell, p, r => (double)r.RecomputedTokens / r.Requests):F0} |");
             }
         }
 

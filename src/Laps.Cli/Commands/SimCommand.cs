@@ -102,7 +102,7 @@ internal sealed class SimCommand : Command
         Option[] options =
         [
             Workload, Proposer, K, Arrivals, Loads, Batches, Policies, Requests, Seeds, FirstSeed, PredictorTau, Out,
-            Json, Parallel, KvCapacity, Resume, LapsVariantOption, LapsEstimate, LapsConditioning, LapsReserveTop, LapsPredictEarly, LapsAcceptancePrior, LapsQueues, LapsTheta0, LapsRatio,
+            Json, Parallel, KvCapacity, Resume, LapsVariantOption, LapsEstimate, LapsConditioning, LapsReserveTop, LapsPredictEarly, LapsCostAware, LapsAcceptancePrior, LapsQueues, LapsTheta0, LapsRatio,
             LapsWindow, LapsTolerance, LapsMinSteps, LapsDemote, LapsAging, StarvationGuardFlag, MlfqLevels, MlfqQuantum,
         ];
         foreach (var option in options)
@@ -180,6 +180,9 @@ internal sealed class SimCommand : Command
     internal Option<string> LapsPredictEarly { get; } = OptionValues.ChoiceOption(
         "--laps-predict-early", "LAPS-SD: order requests by prediction after their first quantum, before acceptance is stable (on|off; default on, paper off)", OnOff, null);
 
+    internal Option<string> LapsCostAware { get; } = OptionValues.ChoiceOption(
+        "--laps-cost-aware", "LAPS-SD: preempt a running request only when the gain exceeds its resume cost (on|off; default on, paper off)", OnOff, null);
+
     internal Option<double?> LapsAcceptancePrior { get; } = OptionValues.Knob(
         "--laps-acceptance-prior", $"LAPS-SD: weight of the prior acceptance in Â, in steps (default {Invariant(LapsDefaults.AcceptancePriorSteps)}, paper 0)", OptionValues.Number);
 
@@ -234,6 +237,7 @@ internal sealed class SimCommand : Command
         laps = parseResult.GetValue(LapsConditioning) is { } conditioning ? laps with { Conditioning = Conditionings[conditioning] } : laps;
         laps = parseResult.GetValue(LapsReserveTop) is { } reserve ? laps with { ReserveTopQueue = OnOff[reserve] } : laps;
         laps = parseResult.GetValue(LapsPredictEarly) is { } early ? laps with { PredictBeforeStable = OnOff[early] } : laps;
+        laps = parseResult.GetValue(LapsCostAware) is { } costAware ? laps with { CostAwarePreemption = OnOff[costAware] } : laps;
         laps = parseResult.GetValue(LapsAcceptancePrior) is { } prior ? laps with { AcceptancePriorSteps = prior } : laps;
         laps = parseResult.GetValue(LapsEstimate) is { } estimate ? laps with { Estimate = Estimates[estimate] } : laps;
         laps = parseResult.GetValue(LapsQueues) is { } queues ? laps with { Queues = queues } : laps;

@@ -74,6 +74,12 @@ public sealed record LapsOptions
     /// </summary>
     public bool PredictBeforeStable { get; init; } = true;
 
+    /// <summary>
+    /// A running request's rank is lowered by what resuming it would cost (<see cref="Requests.RequestState.ResumeCostSeconds"/>),
+    /// so a challenger in the same queue preempts it only when the expected gain exceeds the resume cost. Not in the paper.
+    /// </summary>
+    public bool CostAwarePreemption { get; init; } = true;
+
     public LapsVariant Variant { get; init; } = LapsVariant.Perceived;
 
     public RemainingEstimate Estimate { get; init; } = RemainingEstimate.Gittins;
@@ -97,6 +103,7 @@ public sealed record LapsOptions
         ReserveTopQueue = false,
         PredictBeforeStable = false,
         AcceptancePriorSteps = 0,
+        CostAwarePreemption = false,
     };
 
     public void Validate()

@@ -32,6 +32,8 @@ public sealed class LapsPolicy : SchedulingPolicy
     public LapsOptions Options { get; }
     public override string Name => PolicyName;
 
+    protected override bool KeyDependsOnRunning => Options.CostAwarePreemption;
+
     public override double? EstimatedRemainingSeconds(RequestState request)
     {
         var tokens = _posterior is { Ready: true }
@@ -62,6 +64,11 @@ public sealed class LapsPolicy : SchedulingPolicy
         }
 
         var rank = Rank(request);
+        if (Options.CostAwarePreemption && request.Running)
+        {
+            rank = Math.Max(0, rank - request.ResumeCostSeconds);
+        }
+
 
         var queue = Options.Variant switch
         {

@@ -54,6 +54,12 @@ public sealed class RequestState
     /// <summary>True while an in-flight step on some worker holds this request (multi-worker hosts).</summary>
     public bool Reserved { get; set; }
 
+    /// <summary>
+    /// Seconds it would cost to resume this request if it lost its batch slot now: 0 while its KV cache stays on the
+    /// worker, the recompute of its prompt and generated tokens when preemption drops it. Set by the host.
+    /// </summary>
+    public double ResumeCostSeconds { get; set; }
+
     /// <summary>Simulation-only ground truth for the oracle bound; null when serving live.</summary>
     public OracleInfo? Oracle { get; init; }
 

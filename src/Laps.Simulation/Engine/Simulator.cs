@@ -136,6 +136,11 @@ public sealed class Simulator
                 var e = Math.Min(accLen[slot.Position], k + 1);
                 var emitted = Math.Min(e, accLen.Length - slot.Position);
                 slot.Position += e;
+
+                // Preempting it after this step would drop its KV cache only when every preemption does.
+                slot.State.ResumeCostSeconds = _options.Resume == Experiments.ResumeMode.Recompute
+                    ? _options.StepTime.HardwareFactor * _options.StepTime.VerifyPerTokenSeconds * (slot.Request.PromptTokens + slot.State.Generated + emitted)
+                    : 0;
                 scheduler.RecordStep(slot.State, emitted, k, e - 1, dt, now);
                 residentTokens += emitted;
                 if (slot.Position >= accLen.Length)

@@ -73,6 +73,26 @@ public sealed class LapsProductDefaultTests
     }
 
     [Theory]
+    [InlineData(0.0, 2L)]  // KV kept: resuming is free, the shorter challenger takes the slot
+    [InlineData(5.0, 1L)]  // resuming would cost 5 s, more than the 1.7 s the challenger is ahead: no preemption
+    public void A_running_request_is_preempted_only_when_the_gain_exceeds_its_resume_cost(double resumeCost, long expected)
+    {
+        var options = new LapsOptions { StabilityTolerance = double.PositiveInfinity, MinSteps = 1, Estimate = RemainingEstimate.Point };
+        var laps = new LapsPolicy(Context, options);
+        RequestState running = Request(1).ArrivingAt(0).Predicted(300);
+        RequestState challenger = Request(2).ArrivingAt(1).Predicted(280);
+        laps.Admitting(running, challenger);
+        laps.Step(running);
+        laps.Step(challenger);
+
+        running.ResumeCostSeconds = resumeCost;
+        running.Running = true;
+        laps.RunningChanged(running);
+
+        Assert.Equal([expected], laps.SelectIds(1));
+    }
+
+    [Theory]
     [InlineData(0, 0, 0.5)]      // nothing drafted: the prior
     [InlineData(4, 4, 0.75)]     // 4 of 4 accepted, 4 prior drafts at 0.5: (4 + 2) / 8
     [InlineData(40, 0, 0.0455)]  // evidence outweighs the prior: 2 / 44
