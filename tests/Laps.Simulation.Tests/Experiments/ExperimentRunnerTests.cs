@@ -1,0 +1,75 @@
+using Laps.Simulation.Experiments;
+
+namespace Laps.Simulation.Tests.Experiments;
+
+public sealed class ExperimentRunnerTests
+{
+    private static ExperimentSpec Small(int parallelism) => new()
+    {
+        Workload = "gsm8k",
+        Requests = 150,
+        Seeds = 2,
+        Loads = [0.5, 0.9],
+        Batches = [1, 4],
+        Parallelism = parallelism,
+    };
+
+    [Fact]
+    public void The_same_spec_gives_identical_results_whatever_the_parallelism()
+    {
+        var serial = new ExperimentRunner(Small(1)).Run();
+        var parallel = new ExperimentRunner(Small(2)).Run();
+
+        Assert.Equal(serial.Count, parallel.Count);
+        for (var i = 0; i < serial.Count; i++)
+        {
+            Assert.Equal(serial[i] with { Latencies = [] }, parallel[i] with { Latencies = [] });
+            Assert.Equal(serial[i].Latencies, parallel[i].Latencies);
+        }
+    }
+
+    [Fact]
+    public void Every_policy_runs_on_every_load_batch_and_seed()
+    {
+        var results = new ExperimentRunner(Small(2)).Run();
+
+        Assert.Equal(2 * 2 * 2 * 7, results.Count);
+        Assert.Equal(results.Count, results.Select(r => (r.Policy, r.Load, r.Batch, r.Seed)).Distinct().Count());
+    }
+
+    [Fact]
+    public void Policies_of_one_cell_see_the_same_arrivals_and_higher_load_means_a_higher_rate()
+    {
+        var results = new ExperimentRunner(Small(2)).Run();
+
+        foreach (var cell in results.GroupBy(r => (r.Load, r.Batch, r.Seed)))
+        {
+            Assert.Single(cell.Select(r => r.ArrivalRate).Distinct());
+        }
+
+        foreach (var g in results.Where(r => r.Policy == "fcfs").GroupBy(r => (r.Batch, r.Seed)))
+        {
+            var byLoad = g.OrderBy(r => r.Load).ToList();
+            Assert.True(byLoad[1].ArrivalRate > byLoad[0].ArrivalRate);
+            Assert.True(byLoad[1].MeanLatencySeconds > byLoad[0].MeanLatencySeconds);
+        }
+    }
+
+    [Fact]
+    public void Only_laps_reports_an_estimate_error()
+    {
+        var results = new ExperimentRunner(Small(2)).Run();
+
+        Assert.All(results.Where(r => r.Policy != "laps"), r => Assert.Null(r.EstimateMape));
+        Assert.All(results.Where(r => r.Policy == "laps"), r => Assert.NotNull(r.EstimateMape));
+    }
+
+    [Theory]
+    [InlineData("no-such-profile")]
+    [InlineData("gsm8k:-1")]
+    public void A_bad_workload_is_rejected_with_its_name(string workload)
+    {
+        var ex = Assert.ThrowsAny<FormatException>(() => new ExperimentRunner(Small(1) with { Workload = workload }));
+        Assert.Contains(workload.Split(':')[0], ex.Message, StringComparison.Ordinal);
+    }
+}
