@@ -12,6 +12,7 @@ internal sealed class LapsCommand : RootCommand
     {
         Sim = new SimCommand(executor ?? SimCommand.RunExperiment);
         Subcommands.Add(Sim);
+        Subcommands.Add(new BenchCommand());
     }
 
     public SimCommand Sim { get; }

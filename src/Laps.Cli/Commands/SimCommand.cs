@@ -347,12 +347,12 @@ internal sealed class SimCommand : Command
             : $"{option}: {LapsCommand.OneLine(message)}";
     }
 
-    private static bool IsBadInput(Exception e)
+    internal static bool IsBadInput(Exception e)
         => e is ArgumentException or FormatException or IOException or InvalidDataException or UnauthorizedAccessException
             or System.Text.Json.JsonException;
 
     // Parallel runs wrap what they throw; report the first cause.
-    private static Exception Unwrap(Exception e)
+    internal static Exception Unwrap(Exception e)
     {
         while (e is AggregateException aggregate && aggregate.InnerExceptions.Count > 0)
         {

@@ -1,0 +1,21 @@
+using System.Text.Json.Serialization;
+
+namespace Laps.Cli.Bench;
+
+/// <summary>What `laps bench` measured (JSON field names are the contract of issue #3 / product.md §3).</summary>
+internal sealed record BenchReport
+{
+    [JsonPropertyName("target")] public required string Target { get; init; }
+    [JsonPropertyName("requests")] public required int Requests { get; init; }
+    [JsonPropertyName("completed")] public required int Completed { get; init; }
+    [JsonPropertyName("errors")] public required int Errors { get; init; }
+    [JsonPropertyName("duration_s")] public required double DurationSeconds { get; init; }
+    [JsonPropertyName("mean_latency_s")] public required double? MeanLatencySeconds { get; init; }
+    [JsonPropertyName("p50_latency_s")] public required double? P50LatencySeconds { get; init; }
+    [JsonPropertyName("p99_latency_s")] public required double? P99LatencySeconds { get; init; }
+    [JsonPropertyName("mean_ttft_s")] public required double? MeanTtftSeconds { get; init; }
+    [JsonPropertyName("tokens_per_s")] public required double TokensPerSecond { get; init; }
+
+    /// <summary>Errors by kind ("http 429", "timeout", ...), for the table.</summary>
+    [JsonPropertyName("error_kinds")] public required IReadOnlyDictionary<string, int> ErrorKinds { get; init; }
+}
