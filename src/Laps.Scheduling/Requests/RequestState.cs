@@ -27,6 +27,18 @@ public sealed class RequestState
     public int PromptTokens { get; }
     public int? MaxTokens { get; }
 
+    /// <summary>
+    /// The prompt's token ids, when the host knows them (live serving: the tokenised prompt; traces: their
+    /// <c>prompt_token_ids</c>). Prompt-based length predictors read them; null when unknown.
+    /// </summary>
+    public IReadOnlyList<int>? PromptTokenIds { get; init; }
+
+    /// <summary>
+    /// A client's own estimate of the output length in tokens (e.g. a request header), or null. Predictors may use
+    /// it (see <see cref="Prediction.OnlineLengthPredictor"/> for its rule); values &lt;= 0 or not finite are ignored.
+    /// </summary>
+    public double? LengthHint { get; init; }
+
     /// <summary>Predicted total output length L̂ in tokens (set at admission, may be refreshed).</summary>
     public double PredictedLength { get; set; } = 1;
 
