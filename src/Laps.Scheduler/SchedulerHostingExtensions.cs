@@ -3,6 +3,7 @@ using Laps.Scheduler.Observability;
 using Laps.Scheduler.Prediction;
 using Laps.Scheduler.Serving;
 using Laps.Scheduling.Prediction;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -27,10 +28,21 @@ public static class SchedulerHostingExtensions
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SchedulerOptions>, SchedulerOptionsValidator>());
 
-        // Shutdown waits for the drain, so the host must give it that long (plus a margin to stop the loops).
-        services.AddOptions<HostOptions>().Configure<IOptions<SchedulerOptions>>((host, scheduler) =>
+        // Shutdown waits for the drain, so the host must give it that long (plus a margin to stop the loops). Read
+        // unvalidated: the host resolves HostOptions even when it stops after a failed validation.
+        services.AddOptions<HostOptions>().Configure(host =>
         {
-            var needed = scheduler.Value.DrainTimeout + TimeSpan.FromSeconds(5);
+            var drain = new SchedulerOptions().DrainTimeout;
+            try
+            {
+                drain = builder.Configuration.GetSection(SchedulerOptions.SectionName).GetValue(nameof(SchedulerOptions.DrainTimeout), drain);
+            }
+            catch (InvalidOperationException)
+            {
+                // A malformed value: validation at start reports it.
+            }
+
+            var needed = drain + TimeSpan.FromSeconds(5);
             if (host.ShutdownTimeout < needed)
             {
                 host.ShutdownTimeout = needed;

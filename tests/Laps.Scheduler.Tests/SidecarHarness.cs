@@ -29,7 +29,11 @@ public sealed class SidecarHarness : IAsyncDisposable
         _workerApps = workerApps;
         Workers = workers;
         Client = app.GetTestClient();
+        Pool.Admitted += request => Admitted.Add(request.Id);
     }
+
+    /// <summary>Ids of the requests routed to a loop, in order.</summary>
+    public EventLog<long> Admitted { get; } = new();
 
     public HttpClient Client { get; }
     public IReadOnlyList<FakeWorker> Workers { get; }

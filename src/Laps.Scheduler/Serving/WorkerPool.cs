@@ -50,6 +50,9 @@ public sealed class WorkerPool
 
     internal IReadOnlyList<WorkerLoop> Loops => _loops;
 
+    /// <summary>Raised (under the admission lock) once a request is in its loop's inbox: a hook for diagnostics and tests.</summary>
+    internal event Action<LiveRequest>? Admitted;
+
     public bool Accepting => _accepting;
 
     /// <summary>Ready for traffic: admitting, and at least one worker answered Describe.</summary>
@@ -99,6 +102,7 @@ public sealed class WorkerPool
             }
 
             target!.Enqueue(request);
+            Admitted?.Invoke(request);
             return AdmissionResult.Admitted;
         }
     }
