@@ -44,6 +44,9 @@ public sealed class SchedulerOptions
     /// <summary>Deadline of one Step call.</summary>
     public TimeSpan StepTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>First wait after a failed worker call; it doubles per consecutive failure, up to 5 s.</summary>
+    public TimeSpan RetryBackoff { get; set; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Consecutive failed Step calls after which the requests in that batch fail.</summary>
     public int MaxStepFailures { get; set; } = 3;
 
@@ -114,6 +117,11 @@ public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOption
         if (options.DrainTimeout < TimeSpan.Zero)
         {
             failures.Add($"DrainTimeout: '{options.DrainTimeout}' must not be negative");
+        }
+
+        if (options.RetryBackoff <= TimeSpan.Zero)
+        {
+            failures.Add($"RetryBackoff: '{options.RetryBackoff}' must be positive");
         }
 
         if (options.StepTimeout <= TimeSpan.Zero)

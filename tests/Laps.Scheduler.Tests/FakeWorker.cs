@@ -20,6 +20,15 @@ public sealed class FakeWorker(string name) : SpeculativeWorker.SpeculativeWorke
     public int NaturalLength { get; set; } = int.MaxValue;
     public bool Manual { get; set; }
 
+    /// <summary>Step calls still to fail with UNAVAILABLE (as a worker that restarted and lost every sequence).</summary>
+    public int FailSteps { get; set; }
+
+    /// <summary>The first call (counting from 0) that <see cref="FailSteps"/> applies to.</summary>
+    public int FailFromCall { get; set; }
+
+    /// <summary>The next Step evicts the sequences it ran, after running them.</summary>
+    public bool EvictOnNextStep { get; set; }
+
     /// <summary>Every Step request, logged as it arrives (before any permit).</summary>
     public EventLog<StepRequest> Steps { get; } = new();
 
@@ -47,9 +56,17 @@ public sealed class FakeWorker(string name) : SpeculativeWorker.SpeculativeWorke
     public override async Task<StepResponse> Step(StepRequest request, ServerCallContext context)
     {
         Steps.Add(request.Clone());
+        var call = Steps.Count - 1;
         if (Manual)
         {
             await _permits.WaitAsync(context.CancellationToken);
+        }
+
+        if (FailSteps > 0 && call >= FailFromCall)
+        {
+            FailSteps--;
+            _held.Clear();
+            throw new RpcException(new Status(StatusCode.Unavailable, "worker restarting"));
         }
 
         var response = new StepResponse { ElapsedS = 0.01 };
@@ -86,6 +103,16 @@ public sealed class FakeWorker(string name) : SpeculativeWorker.SpeculativeWorke
             }
 
             response.Outputs.Add(output);
+        }
+
+        if (EvictOnNextStep)
+        {
+            EvictOnNextStep = false;
+            foreach (var output in response.Outputs.Where(o => !o.Finished))
+            {
+                _held.TryRemove(output.SequenceId, out _);
+                response.EvictedSequenceIds.Add(output.SequenceId);
+            }
         }
 
         return response;

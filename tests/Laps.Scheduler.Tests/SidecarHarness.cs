@@ -54,6 +54,7 @@ public sealed class SidecarHarness : IAsyncDisposable
             ["Scheduler:MaxPromptTokens"] = "64",
             ["Scheduler:MaxCompletionTokens"] = "500",
             ["Scheduler:DefaultMaxTokens"] = "6",
+            ["Scheduler:RetryBackoff"] = "00:00:00.001",
         };
         for (var i = 0; i < workers; i++)
         {
@@ -110,6 +111,9 @@ public sealed class SidecarHarness : IAsyncDisposable
         var text = await response.Content.ReadAsStringAsync().WaitAsync(EventLog<int>.Timeout);
         return JsonDocument.Parse(text).RootElement.Clone();
     }
+
+    /// <summary>Stops the sidecar's host as a SIGTERM would (drain, then stop the loops).</summary>
+    public Task StopAsync() => _app.StopAsync();
 
     public async ValueTask DisposeAsync()
     {

@@ -153,6 +153,7 @@ public static class CompletionEndpoints
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
         await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
+        await response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false); // headers now, before the first token
         var kind = request.Chat ? "chat.completion.chunk" : "text_completion";
         var first = true;
         try

@@ -433,8 +433,8 @@ internal sealed partial class WorkerLoop
 
     private DateTime Deadline() => _clock.TimeProvider.GetUtcNow().UtcDateTime + _options.StepTimeout;
 
-    private static TimeSpan Backoff(int attempt)
-        => TimeSpan.FromMilliseconds(Math.Min(MaxBackoff.TotalMilliseconds, 100 * Math.Pow(2, Math.Min(attempt - 1, 16))));
+    private TimeSpan Backoff(int attempt)
+        => TimeSpan.FromMilliseconds(Math.Min(MaxBackoff.TotalMilliseconds, _options.RetryBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 16))));
 
     private static string SequenceIdOf(long id) => FormattableString.Invariant($"req-{id}");
 
