@@ -31,6 +31,8 @@ public sealed class BadInputTests : IAsyncLifetime
         { "/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 99999999999}", 400, "max_tokens", "invalid_value" },
         { "/v1/completions", "{\"prompt\": \"hi\", \"stream\": \"yes\"}", 400, "stream", "invalid_type" },
         { "/v1/completions", "{\"prompt\": \"hi\", \"seed\": \"x\"}", 400, "seed", "invalid_type" },
+        { "/v1/completions", "{\"prompt\": \"hi\", \"n\": 2}", 400, "n", "invalid_value" },
+        { "/v1/completions", "", 400, null, "invalid_json" },
         { "/v1/chat/completions", "{}", 400, "messages", "missing_required_parameter" },
         { "/v1/chat/completions", "{\"messages\": []}", 400, "messages", "invalid_value" },
         { "/v1/chat/completions", "{\"messages\": \"hi\"}", 400, "messages", "invalid_type" },

@@ -74,6 +74,22 @@ public sealed partial class MetricsTests
         Assert.True(process.ExitCode == 0, $"promtool check metrics failed: {await stdout} {await stderr}");
     }
 
+    [Fact]
+    public async Task Laps_RequestThatBecamePerceptible_RecordsTheEstimateError()
+    {
+        await using var sidecar = await SidecarHarness.StartAsync(new Dictionary<string, string?> { ["Scheduler:Policy"] = "laps" });
+
+        // 20 steps at a steady 2/3 acceptance: stable (perceptible) after the 5-step window.
+        using (await sidecar.PostAsync("/v1/completions", new { prompt = "hello", max_tokens = 60 }))
+        {
+        }
+
+        var samples = Parse(await sidecar.Client.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
+        Assert.Equal(1, samples["laps_execution_time_estimate_relative_error_ratio_count"]);
+        Assert.Equal(0, samples["laps_perceptible_requests{worker=\"worker-0:5000\"}"]); // it left
+        Assert.Equal(1, samples["laps_request_acceptance_ratio_count"]);
+    }
+
     private static async Task<string> ScrapeAfterTrafficAsync()
     {
         await using var sidecar = await SidecarHarness.StartAsync(new Dictionary<string, string?> { ["Scheduler:Policy"] = "laps" });

@@ -101,6 +101,11 @@ public static class CompletionEndpoints
         {
             throw ApiException.Invalid($"the body is not valid JSON: {e.Message}", null, "invalid_json");
         }
+        catch (BadHttpRequestException e)
+        {
+            // Kestrel's own limits (body too large, client too slow), answered in the OpenAI shape.
+            throw new ApiException(e.StatusCode, e.Message, ApiException.InvalidRequest, null, "bad_request", RejectReason.InvalidRequest);
+        }
 
         using (document)
         {

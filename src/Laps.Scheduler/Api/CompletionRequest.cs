@@ -76,6 +76,20 @@ public static class CompletionRequestParser
             };
         }
 
+        // One choice per request: the scheduler schedules sequences, and n > 1 would be n of them.
+        if (body.TryGetProperty("n", out var n) && n.ValueKind != JsonValueKind.Null)
+        {
+            if (n.ValueKind != JsonValueKind.Number || !n.TryGetInt64(out var count))
+            {
+                throw ApiException.WrongType("n", "an integer");
+            }
+
+            if (count != 1)
+            {
+                throw ApiException.Invalid(string.Create(CultureInfo.InvariantCulture, $"'n' is {count}; only 1 is supported"), "n");
+            }
+        }
+
         ulong? seed = null;
         if (body.TryGetProperty("seed", out var seedElement) && seedElement.ValueKind != JsonValueKind.Null)
         {
