@@ -68,7 +68,6 @@ public sealed class AdmissionTests
             worker.Manual = true;
         }
 
-        // Both workers answer Describe before routing is compared (a request on each warms them).
         var first = sidecar.PostAsync("/v1/completions", new { prompt = "a", max_tokens = 3 });
         var busy = await Task.WhenAny(sidecar.Workers.Select(w => w.Steps.WaitAsync(_ => true).ContinueWith(_ => w, TaskScheduler.Default)));
         var second = sidecar.PostAsync("/v1/completions", new { prompt = "b", max_tokens = 3 });

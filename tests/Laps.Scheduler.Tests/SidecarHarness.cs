@@ -42,7 +42,7 @@ public sealed class SidecarHarness : IAsyncDisposable
     public WorkerPool Pool => Services.GetRequiredService<WorkerPool>();
 
     public static async Task<SidecarHarness> StartAsync(
-        IDictionary<string, string?>? settings = null, int workers = 1, Action<IServiceCollection>? services = null)
+        IDictionary<string, string?>? settings = null, int workers = 1, Action<IServiceCollection>? services = null, bool waitReady = true)
     {
         var fakes = new List<FakeWorker>();
         var workerApps = new List<WebApplication>();
@@ -90,7 +90,14 @@ public sealed class SidecarHarness : IAsyncDisposable
         var app = builder.Build();
         app.MapLapsScheduler();
         await app.StartAsync();
-        return new SidecarHarness(app, workerApps, fakes);
+        var harness = new SidecarHarness(app, workerApps, fakes);
+        if (waitReady)
+        {
+            // Every worker described: routing and readiness start from a known state.
+            await Task.WhenAll(harness.Pool.Loops.Select(l => l.Described)).WaitAsync(EventLog<int>.Timeout);
+        }
+
+        return harness;
     }
 
     public Task<HttpResponseMessage> PostAsync(string path, object body, CancellationToken cancellationToken = default)

@@ -39,6 +39,7 @@ internal sealed partial class WorkerLoop
     private int _held;
     private int _running;
     private int _perceptible;
+    private readonly TaskCompletionSource _described = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _ready;
 
     public WorkerLoop(
@@ -73,6 +74,9 @@ internal sealed partial class WorkerLoop
 
     /// <summary>Requests in the current step's batch (read from any thread).</summary>
     public int Running => Volatile.Read(ref _running);
+
+    /// <summary>Completes when the worker first answered Describe.</summary>
+    public Task Described => _described.Task;
 
     /// <summary>The worker's description, once it answered.</summary>
     public WorkerDescription? Description { get; private set; }
@@ -140,6 +144,7 @@ internal sealed partial class WorkerLoop
                 Description = description;
                 _scheduler = CreateScheduler(description);
                 _ready = true;
+                _described.TrySetResult();
                 LogDescribed(Name, description.WorkerId, description.SpeculationLength, _scheduler.MaxBatch, _scheduler.Policy.Context.StepSeconds);
                 return;
             }
@@ -232,6 +237,13 @@ internal sealed partial class WorkerLoop
         }
 
         PublishGauges(_batch.Count);
+        if (_batch.Count == 0)
+        {
+            // Nothing runnable (cannot happen with the catalog's policies): wait for news rather than spin.
+            await _commands.Reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false);
+            return;
+        }
+
         var started = _clock.TimeProvider.GetTimestamp();
         StepResponse response;
         try
@@ -413,6 +425,11 @@ internal sealed partial class WorkerLoop
 
         foreach (var request in _live.Values)
         {
+            if (_scheduler?.Policy.Contains(request.State) == true)
+            {
+                _scheduler.Cancel(request.State);
+            }
+
             request.Resident = false; // the process is going away; the worker reclaims on its own
             Left(request);
             _metrics.Rejected.WithLabels(reason).Inc();
