@@ -7,15 +7,18 @@ namespace Laps.Cli;
 /// <summary>The <c>laps</c> program: one root, one subcommand per role (product.md §3).</summary>
 internal sealed class LapsCommand : RootCommand
 {
-    public LapsCommand(ExperimentExecutor? executor = null)
+    public LapsCommand(ExperimentExecutor? executor = null, SchedulerRunner? schedulerRunner = null)
         : base("Laps: LAPS-SD scheduling for speculative-decoding LLM serving.")
     {
         Sim = new SimCommand(executor ?? SimCommand.RunExperiment);
         Subcommands.Add(Sim);
+        Scheduler = new SchedulerCommand(schedulerRunner);
+        Subcommands.Add(Scheduler);
         Subcommands.Add(new BenchCommand());
     }
 
     public SimCommand Sim { get; }
+    public SchedulerCommand Scheduler { get; }
 
     /// <summary>
     /// Parses and runs <paramref name="args"/>. A parse error becomes one line on stderr and exit code 2,

@@ -1,0 +1,217 @@
+using System.Text;
+using System.Text.Json;
+using Laps.Scheduler.Observability;
+using Laps.Scheduler.Serving;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace Laps.Scheduler.Api;
+
+/// <summary>The OpenAI-compatible front: parse and validate, admit, then relay the request's events as JSON or SSE.</summary>
+public static class CompletionEndpoints
+{
+    private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
+
+    public static IEndpointRouteBuilder MapLapsScheduler(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapPost("/v1/completions", (HttpContext context) => ServeAsync(context, chat: false));
+        endpoints.MapPost("/v1/chat/completions", (HttpContext context) => ServeAsync(context, chat: true));
+        endpoints.MapGet("/v1/models", (IOptions<SchedulerOptions> options) =>
+            Results.Json(new ModelList("list", [new ModelCard(options.Value.Model, "model", 0, "laps")]), Wire.Options));
+        endpoints.MapGet("/healthz", () => Results.Text("ok"));
+        endpoints.MapGet("/readyz", (WorkerPool pool) => pool.Ready
+            ? Results.Text("ready")
+            : Results.Text(pool.Accepting ? "no worker has answered yet" : "shutting down", statusCode: StatusCodes.Status503ServiceUnavailable));
+        endpoints.MapGet("/metrics", async (HttpContext context, CollectorRegistry registry) =>
+        {
+            context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
+        });
+        return endpoints;
+    }
+
+    private static async Task ServeAsync(HttpContext context, bool chat)
+    {
+        var services = context.RequestServices;
+        var options = services.GetRequiredService<IOptions<SchedulerOptions>>().Value;
+        var pool = services.GetRequiredService<WorkerPool>();
+        var metrics = services.GetRequiredService<SchedulerMetrics>();
+        var time = services.GetRequiredService<TimeProvider>();
+
+        CompletionRequest request;
+        try
+        {
+            request = await ReadAsync(context, chat, options, services.GetRequiredService<ITokenizer>()).ConfigureAwait(false);
+        }
+        catch (ApiException error)
+        {
+            metrics.Rejected.WithLabels(error.Reason).Inc();
+            await WriteErrorAsync(context, error).ConfigureAwait(false);
+            return;
+        }
+
+        var live = pool.Create(request.PromptTokenIds, request.MaxTokens, request.Seed);
+        switch (pool.TryAdmit(live))
+        {
+            case AdmissionResult.QueueFull:
+                metrics.Rejected.WithLabels(RejectReason.QueueFull).Inc();
+                context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await WriteErrorAsync(context, new ApiException(
+                    429, "too many requests are waiting; retry later", "rate_limit_error", null, "queue_full", RejectReason.QueueFull)).ConfigureAwait(false);
+                return;
+            case AdmissionResult.ShuttingDown:
+                metrics.Rejected.WithLabels(RejectReason.ShuttingDown).Inc();
+                await WriteErrorAsync(context, new ApiException(
+                    503, "the scheduler is shutting down", "server_error", null, "shutting_down", RejectReason.ShuttingDown)).ConfigureAwait(false);
+                return;
+        }
+
+        var created = time.GetUtcNow().ToUnixTimeSeconds();
+        var id = (chat ? "chatcmpl-" : "cmpl-") + live.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var abort = context.RequestAborted.Register(() => pool.Cancel(live));
+        try
+        {
+            if (request.Stream)
+            {
+                await StreamAsync(context, live, request, id, created).ConfigureAwait(false);
+            }
+            else
+            {
+                await RespondAsync(context, live, request, id, created).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; the registration above has cancelled the request in its loop.
+        }
+    }
+
+    private static async Task<CompletionRequest> ReadAsync(HttpContext context, bool chat, SchedulerOptions options, ITokenizer tokenizer)
+    {
+        JsonDocument document;
+        try
+        {
+            document = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.Invalid($"the body is not valid JSON: {e.Message}", null, "invalid_json");
+        }
+        catch (BadHttpRequestException e)
+        {
+            // Kestrel's own limits (body too large, client too slow), answered in the OpenAI shape.
+            throw new ApiException(e.StatusCode, e.Message, ApiException.InvalidRequest, null, "bad_request", RejectReason.InvalidRequest);
+        }
+
+        using (document)
+        {
+            return CompletionRequestParser.Parse(document.RootElement, chat, options, tokenizer);
+        }
+    }
+
+    private static async Task RespondAsync(HttpContext context, LiveRequest live, CompletionRequest request, string id, long created)
+    {
+        var text = new StringBuilder();
+        RequestFinished? finished = null;
+        try
+        {
+            await foreach (var e in live.Events.ReadAllAsync(context.RequestAborted).ConfigureAwait(false))
+            {
+                switch (e)
+                {
+                    case TokensEmitted tokens:
+                        text.Append(tokens.Text);
+                        break;
+                    case RequestFinished last:
+                        finished = last;
+                        break;
+                }
+            }
+        }
+        catch (RequestFailedException failure)
+        {
+            await WriteErrorAsync(context, Failure(failure)).ConfigureAwait(false);
+            return;
+        }
+
+        if (finished is null)
+        {
+            return; // cancelled
+        }
+
+        object choice = request.Chat
+            ? new ChatChoice(0, new ChatMessage("assistant", text.ToString()), finished.FinishReason)
+            : new CompletionChoice(0, text.ToString(), finished.FinishReason);
+        var body = new CompletionResponse(
+            id, request.Chat ? "chat.completion" : "text_completion", created, request.Model, [choice], UsageOf(finished), LapsOf(finished));
+        await context.Response.WriteAsJsonAsync(body, Wire.Options, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static async Task StreamAsync(HttpContext context, LiveRequest live, CompletionRequest request, string id, long created)
+    {
+        var response = context.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
+        await response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false); // headers now, before the first token
+        var kind = request.Chat ? "chat.completion.chunk" : "text_completion";
+        var first = true;
+        try
+        {
+            await foreach (var e in live.Events.ReadAllAsync(context.RequestAborted).ConfigureAwait(false))
+            {
+                object chunk = e switch
+                {
+                    TokensEmitted tokens => new CompletionResponse(id, kind, created, request.Model, [Choice(request.Chat, tokens.Text, null, first)], null, null),
+                    RequestFinished last => new CompletionResponse(
+                        id, kind, created, request.Model, [Choice(request.Chat, null, last.FinishReason, first)], UsageOf(last), LapsOf(last)),
+                    _ => throw new InvalidOperationException($"unexpected event {e}"),
+                };
+                first = false;
+                await WriteEventAsync(response, chunk, context.RequestAborted).ConfigureAwait(false);
+            }
+        }
+        catch (RequestFailedException failure)
+        {
+            // Headers are gone: the error travels as an event, as OpenAI's streams carry it.
+            await WriteEventAsync(response, Failure(failure).ToBody(), context.RequestAborted).ConfigureAwait(false);
+        }
+
+        await response.Body.WriteAsync(Done, context.RequestAborted).ConfigureAwait(false);
+        await response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static object Choice(bool chat, string? text, string? finishReason, bool first)
+        => chat
+            ? new ChatChunkChoice(0, new ChatDelta(first ? "assistant" : null, text), finishReason)
+            : new CompletionChoice(0, text ?? string.Empty, finishReason);
+
+    private static async Task WriteEventAsync(HttpResponse response, object payload, CancellationToken cancellationToken)
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(payload, payload.GetType(), Wire.ChunkOptions);
+        await response.Body.WriteAsync("data: "u8.ToArray(), cancellationToken).ConfigureAwait(false);
+        await response.Body.WriteAsync(json, cancellationToken).ConfigureAwait(false);
+        await response.Body.WriteAsync("\n\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+        await response.Body.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static Usage UsageOf(RequestFinished f) => new(f.PromptTokens, f.CompletionTokens, f.PromptTokens + f.CompletionTokens);
+
+    private static LapsUsage LapsOf(RequestFinished f)
+        => new(f.Drafted, f.Accepted, f.Drafted > 0 ? (double)f.Accepted / f.Drafted : null, f.Preemptions);
+
+    private static ApiException Failure(RequestFailedException failure) => failure.Reason == RejectReason.ShuttingDown
+        ? new ApiException(503, failure.Message, "server_error", null, "shutting_down", failure.Reason)
+        : new ApiException(502, failure.Message, "server_error", null, "worker_error", failure.Reason);
+
+    private static Task WriteErrorAsync(HttpContext context, ApiException error)
+    {
+        context.Response.StatusCode = error.Status;
+        return context.Response.WriteAsJsonAsync(error.ToBody(), Wire.Options, context.RequestAborted);
+    }
+}

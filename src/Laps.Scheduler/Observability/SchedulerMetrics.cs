@@ -1,0 +1,81 @@
+using Prometheus;
+
+namespace Laps.Scheduler.Observability;
+
+/// <summary>
+/// The sidecar's Prometheus metrics (product.md §3). Created from an injected <see cref="IMetricFactory"/>, so each
+/// host (and each test) owns its registry. Labels are bounded: the configured worker addresses and fixed reasons.
+/// </summary>
+public sealed class SchedulerMetrics
+{
+    private static readonly double[] LatencyBuckets = Histogram.ExponentialBuckets(0.005, 2, 16); // 5 ms .. ~164 s
+    private static readonly double[] RatioBuckets = Histogram.LinearBuckets(0.1, 0.1, 10);
+    private static readonly double[] ErrorBuckets = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
+
+    public SchedulerMetrics(IMetricFactory factory)
+    {
+        RequestDuration = factory.CreateHistogram(
+            "laps_request_duration_seconds", "Seconds from a request's arrival to its last token.",
+            new HistogramConfiguration { Buckets = LatencyBuckets });
+        TimeToFirstToken = factory.CreateHistogram(
+            "laps_time_to_first_token_seconds", "Seconds from a request's arrival to its first token.",
+            new HistogramConfiguration { Buckets = LatencyBuckets });
+        QueueWait = factory.CreateHistogram(
+            "laps_queue_wait_seconds", "Seconds from a request's arrival to its first batch slot.",
+            new HistogramConfiguration { Buckets = LatencyBuckets });
+        Queued = factory.CreateGauge(
+            "laps_requests_queued", "Admitted requests waiting for a batch slot.", new GaugeConfiguration { LabelNames = ["worker"] });
+        Running = factory.CreateGauge(
+            "laps_requests_running", "Requests in the batch of the current step.", new GaugeConfiguration { LabelNames = ["worker"] });
+        Perceptible = factory.CreateGauge(
+            "laps_perceptible_requests", "Admitted requests whose acceptance rate is stable (LAPS-SD perceptible).",
+            new GaugeConfiguration { LabelNames = ["worker"] });
+        Preemptions = factory.CreateCounter(
+            "laps_preemptions_total", "Requests that ran in one step and lost their slot in the next.",
+            new CounterConfiguration { LabelNames = ["worker"] });
+        DraftedTokens = factory.CreateCounter(
+            "laps_drafted_tokens_total", "Tokens drafted by the speculative model, as workers reported them.",
+            new CounterConfiguration { LabelNames = ["worker"] });
+        AcceptedTokens = factory.CreateCounter(
+            "laps_accepted_tokens_total", "Drafted tokens the target model accepted, as workers reported them.",
+            new CounterConfiguration { LabelNames = ["worker"] });
+        RequestAcceptance = factory.CreateHistogram(
+            "laps_request_acceptance_ratio", "Per finished request, accepted over drafted tokens.",
+            new HistogramConfiguration { Buckets = RatioBuckets });
+        EstimateError = factory.CreateHistogram(
+            "laps_execution_time_estimate_relative_error_ratio",
+            "Per finished request with an estimate, |estimated - actual| / actual of its execution time from when it became perceptible.",
+            new HistogramConfiguration { Buckets = ErrorBuckets });
+        StepDuration = factory.CreateHistogram(
+            "laps_worker_step_duration_seconds", "Seconds of one Step call on a worker, round trip.",
+            new HistogramConfiguration { LabelNames = ["worker"], Buckets = Histogram.ExponentialBuckets(0.001, 2, 14) });
+        Rejected = factory.CreateCounter(
+            "laps_rejected_requests_total", "Requests answered with an error before or instead of being served, by reason.",
+            new CounterConfiguration { LabelNames = ["reason"] });
+    }
+
+    public Histogram RequestDuration { get; }
+    public Histogram TimeToFirstToken { get; }
+    public Histogram QueueWait { get; }
+    public Gauge Queued { get; }
+    public Gauge Running { get; }
+    public Gauge Perceptible { get; }
+    public Counter Preemptions { get; }
+    public Counter DraftedTokens { get; }
+    public Counter AcceptedTokens { get; }
+    public Histogram RequestAcceptance { get; }
+    public Histogram EstimateError { get; }
+    public Histogram StepDuration { get; }
+    public Counter Rejected { get; }
+}
+
+/// <summary>Values of the <c>reason</c> label of <c>laps_rejected_requests_total</c>.</summary>
+public static class RejectReason
+{
+    public const string InvalidRequest = "invalid_request";
+    public const string UnknownModel = "unknown_model";
+    public const string PromptTooLong = "prompt_too_long";
+    public const string QueueFull = "queue_full";
+    public const string ShuttingDown = "shutting_down";
+    public const string WorkerError = "worker_error";
+}

@@ -1,0 +1,64 @@
+using Laps.Scheduler.Api;
+using Laps.Scheduler.Observability;
+using Laps.Scheduler.Prediction;
+using Laps.Scheduler.Serving;
+using Laps.Scheduling.Prediction;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace Laps.Scheduler;
+
+/// <summary>The sidecar's composition root. Hosts call <c>builder.AddLapsScheduler()</c>, then <c>app.MapLapsScheduler()</c>.</summary>
+public static class SchedulerHostingExtensions
+{
+    /// <summary>
+    /// Registers the sidecar. Every service is added with TryAdd, so a host (or a test) that registered its own
+    /// <see cref="ILengthPredictor"/>, <see cref="ITokenizer"/>, <see cref="IWorkerClientFactory"/>,
+    /// <see cref="CollectorRegistry"/> or <see cref="TimeProvider"/> first keeps it.
+    /// </summary>
+    public static IHostApplicationBuilder AddLapsScheduler(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<SchedulerOptions>()
+            .Bind(builder.Configuration.GetSection(SchedulerOptions.SectionName))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SchedulerOptions>, SchedulerOptionsValidator>());
+
+        // Shutdown waits for the drain, so the host must give it that long (plus a margin to stop the loops). Read
+        // unvalidated: the host resolves HostOptions even when it stops after a failed validation.
+        services.AddOptions<HostOptions>().Configure(host =>
+        {
+            var drain = new SchedulerOptions().DrainTimeout;
+            try
+            {
+                drain = builder.Configuration.GetSection(SchedulerOptions.SectionName).GetValue(nameof(SchedulerOptions.DrainTimeout), drain);
+            }
+            catch (InvalidOperationException)
+            {
+                // A malformed value: validation at start reports it.
+            }
+
+            var needed = drain + TimeSpan.FromSeconds(5);
+            if (host.ShutdownTimeout < needed)
+            {
+                host.ShutdownTimeout = needed;
+            }
+        });
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<SchedulerClock>();
+        services.TryAddSingleton(_ => Metrics.NewCustomRegistry());
+        services.TryAddSingleton<IMetricFactory>(sp => Metrics.WithCustomRegistry(sp.GetRequiredService<CollectorRegistry>()));
+        services.TryAddSingleton<SchedulerMetrics>();
+        services.TryAddSingleton<ITokenizer, StandInTokenizer>();
+        services.TryAddSingleton<ILengthPredictor>(sp => new PriorLengthPredictor(sp.GetRequiredService<IOptions<SchedulerOptions>>().Value.PriorLengthTokens));
+        services.TryAddSingleton<IWorkerClientFactory, GrpcWorkerClientFactory>();
+        services.TryAddSingleton<WorkerPool>();
+        services.AddHostedService<SchedulerService>();
+        return builder;
+    }
+}
