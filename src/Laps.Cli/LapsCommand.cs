@@ -12,9 +12,13 @@ internal sealed class LapsCommand : RootCommand
     {
         Sim = new SimCommand(executor ?? SimCommand.RunExperiment);
         Subcommands.Add(Sim);
+        Worker = new WorkerCommand();
+        Subcommands.Add(Worker);
     }
 
     public SimCommand Sim { get; }
+
+    public WorkerCommand Worker { get; }
 
     /// <summary>
     /// Parses and runs <paramref name="args"/>. A parse error becomes one line on stderr and exit code 2,
