@@ -81,6 +81,29 @@ public sealed class FakeClockTests : IAsyncLifetime
         Assert.Equal(0, Engine.KvTokensInUse);
     }
 
+    [Fact]
+    public async Task Steps_are_serialized_while_release_runs_concurrently()
+    {
+        var options = new CallOptions(deadline: DateTime.UtcNow.AddSeconds(10));
+        using var first = Client.StepAsync(Request(1, New("first", Prompt(10))), options);
+        await Until(() => Engine.Holds("first"));
+        using var second = Client.StepAsync(Request(1, New("second", Prompt(10, first: 5000))), options);
+
+        // While the first waits on the clock, Release is answered and the second has not started.
+        var released = await Client.ReleaseAsync(new ReleaseRequest { SequenceIds = { "unknown" } }, options);
+        Assert.Equal(0, released.Released);
+        Assert.False(Engine.Holds("second"));
+
+        while (!second.ResponseAsync.IsCompleted)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(50));
+            await Task.WhenAny(second.ResponseAsync, Task.Delay(10));
+        }
+
+        Assert.True(first.ResponseAsync.IsCompletedSuccessfully);
+        Assert.True(Assert.Single((await second.ResponseAsync).Outputs).Prefilled);
+    }
+
     private static async Task Until(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
