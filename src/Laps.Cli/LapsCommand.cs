@@ -12,6 +12,8 @@ internal sealed class LapsCommand : RootCommand
     {
         Sim = new SimCommand(executor ?? SimCommand.RunExperiment);
         Subcommands.Add(Sim);
+        Worker = new WorkerCommand();
+        Subcommands.Add(Worker);
         Scheduler = new SchedulerCommand(schedulerRunner);
         Subcommands.Add(Scheduler);
         Subcommands.Add(new BenchCommand());
@@ -19,6 +21,7 @@ internal sealed class LapsCommand : RootCommand
 
     public SimCommand Sim { get; }
     public SchedulerCommand Scheduler { get; }
+    public WorkerCommand Worker { get; }
 
     /// <summary>
     /// Parses and runs <paramref name="args"/>. A parse error becomes one line on stderr and exit code 2,

@@ -18,10 +18,10 @@ public sealed record SimulatedRequest(int Index, double ArrivalTime, int PromptT
         long steps = 0, accepted = 0;
         for (var p = 0; p < AccLen.Length;)
         {
-            var e = Math.Min(AccLen[p], k + 1);
-            accepted += e - 1;
+            var step = AcceptanceReplay.Step(AccLen, p, k);
+            accepted += step.Accepted;
             steps++;
-            p += e;
+            p = step.NextPosition;
         }
 
         return steps == 0 ? 0 : (double)accepted / (k * steps);

@@ -2,6 +2,7 @@ using Laps.Scheduling;
 using Laps.Scheduling.Policies;
 using Laps.Scheduling.Prediction;
 using Laps.Scheduling.Requests;
+using Laps.Simulation.Workloads;
 
 namespace Laps.Simulation.Engine;
 
@@ -132,18 +133,17 @@ public sealed class Simulator
             for (var i = 0; i < batch.Count; i++)
             {
                 var slot = states[batch[i].Id];
-                var accLen = slot.Request.AccLen;
-                var e = Math.Min(accLen[slot.Position], k + 1);
-                var emitted = Math.Min(e, accLen.Length - slot.Position);
-                slot.Position += e;
+                var replay = AcceptanceReplay.Step(slot.Request.AccLen, slot.Position, k);
+                var emitted = replay.Emitted;
+                slot.Position = replay.NextPosition;
 
                 // Preempting it after this step would drop its KV cache only when every preemption does.
                 slot.State.ResumeCostSeconds = _options.Resume == Experiments.ResumeMode.Recompute
                     ? _options.StepTime.HardwareFactor * _options.StepTime.VerifyPerTokenSeconds * (slot.Request.PromptTokens + slot.State.Generated + emitted)
                     : 0;
-                scheduler.RecordStep(slot.State, emitted, k, e - 1, dt, now);
+                scheduler.RecordStep(slot.State, emitted, replay.Drafted, replay.Accepted, dt, now);
                 residentTokens += emitted;
-                if (slot.Position >= accLen.Length)
+                if (replay.Finished)
                 {
                     var s = slot.State;
                     scheduler.Finish(s, now);

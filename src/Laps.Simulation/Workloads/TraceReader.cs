@@ -32,6 +32,8 @@ public enum TraceFormat
 /// array is filled with ones of the same length, i.e. that proposer is modelled as never having a draft accepted
 /// (one token per step). Upstream lines with only the generic <c>acc.acc_len</c> use it for both proposers, as the
 /// upstream loader (request.py) does.</para>
+/// <para>Upstream lines may carry <c>generated_token_ids</c> (integers &gt;= 0), kept as <c>GeneratedTokenIds</c> so the sim
+/// worker can emit the recorded tokens.</para>
 /// <para>Acceptance values must be integers &gt;= 1; there is no upper cap (upstream n-gram traces reach 21).</para>
 /// <para>Every problem throws <see cref="WorkloadFormatException"/> naming the file and the 1-based line.</para>
 /// </remarks>
@@ -230,7 +232,8 @@ public static class TraceReader
             throw Error(filePath, lineNumber, "missing field 'acc_eagle.acc_len' or 'acc_ngram.acc_len' (at least one is needed)");
         }
 
-        return new WorkloadEntry(defaultSource, id, promptTokens, eagle ?? Ones(ngram!.Length), ngram ?? Ones(eagle!.Length), promptIds);
+        var generatedIds = OptionalIntArray(root, "generated_token_ids", filePath, lineNumber, minimum: 0, allowEmpty: true);
+        return new WorkloadEntry(defaultSource, id, promptTokens, eagle ?? Ones(ngram!.Length), ngram ?? Ones(eagle!.Length), promptIds, generatedIds);
     }
 
     private static int[]? NestedAccLen(JsonElement root, string name, string filePath, int lineNumber)

@@ -38,6 +38,13 @@ public class TraceReaderTests
     }
 
     [Fact]
+    public void Upstream_line_keeps_its_generated_token_ids_and_compact_lines_have_none()
+    {
+        Assert.Equal([1, 2, 3, 4], TraceReader.ParseLine(UpstreamLine, "t.jsonl", 1, "t").GeneratedTokenIds!);
+        Assert.Null(TraceReader.ParseLine(CompactLine, "t.jsonl", 1, "t").GeneratedTokenIds);
+    }
+
+    [Fact]
     public void A_file_may_mix_both_formats_and_blank_lines_and_upstream_lines_take_the_file_stem_as_source()
     {
         using var dir = new TempDirectory();

@@ -1,0 +1,194 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using Laps.Scheduling.Estimation;
+using Laps.Simulation.Workloads;
+using Laps.Worker;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Laps.Cli.Commands;
+
+/// <summary>
+/// <c>laps worker</c>: one sim worker serving the SpeculativeWorker gRPC protocol over HTTP/2 without TLS (h2c) until
+/// Ctrl+C or SIGTERM, which drain in-flight calls. Options are validated before anything listens.
+/// </summary>
+internal sealed class WorkerCommand : Command
+{
+    public const string CommandName = "worker";
+    public const int DefaultPort = 50051;
+    public const string DefaultHost = "127.0.0.1";
+
+    private static readonly SimWorkerOptions Defaults = new();
+
+    private static readonly Dictionary<string, ProposerKind> Proposers = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["eagle"] = ProposerKind.Eagle,
+        ["ngram"] = ProposerKind.Ngram,
+        ["draft"] = ProposerKind.DraftModel,
+    };
+
+    // Validate() names the property it rejects; these say which option set it.
+    private static readonly Dictionary<string, string> OptionNames = new(StringComparer.Ordinal)
+    {
+        [nameof(SimWorkerOptions.WorkerId)] = "--worker-id",
+        [nameof(SimWorkerOptions.K)] = "--k",
+        [nameof(SimWorkerOptions.MaxBatch)] = "--max-batch",
+        [nameof(SimWorkerOptions.MaxStepsPerCall)] = "--max-steps",
+        [nameof(SimWorkerOptions.KvCapacityTokens)] = "--kv-capacity",
+        [nameof(SimWorkerOptions.TimeScale)] = "--time-scale",
+        [nameof(SimWorkerOptions.Workload)] = "--workload",
+    };
+
+    public WorkerCommand()
+        : base(CommandName, "Serve one sim worker (SpeculativeWorker gRPC, h2c): an SSM/LLM pair emulated in real time with the step-time model.")
+    {
+        Option[] options = [Port, Host, Workload, TimeScale, Proposer, K, MaxBatch, MaxSteps, KvCapacity, WorkerId];
+        foreach (var option in options)
+        {
+            Options.Add(option);
+        }
+
+        SetAction((parseResult, cancellationToken) => ExecuteAsync(parseResult, cancellationToken));
+    }
+
+    internal Option<int> Port { get; } = OptionValues.Scalar(
+        "--port", "TCP port to listen on (0: any free port)", OptionValues.Integer, () => DefaultPort);
+
+    internal Option<string> Host { get; } = OptionValues.Scalar(
+        "--host", "Address to listen on: an IP address or 'localhost' (0.0.0.0 in containers)", (_, t) => t, () => DefaultHost);
+
+    internal Option<string> Workload { get; } = OptionValues.Scalar(
+        "--workload", "Trace files whose prompts are replayed (compact or SpecDecode-Bench JSONL) and/or a built-in profile for other prompts, comma-separated",
+        (_, t) => t, () => Defaults.Workload, "trace|profile[,...]");
+
+    internal Option<double> TimeScale { get; } = OptionValues.Scalar(
+        "--time-scale", "Run this many times faster than the step-time model (1: real time)", OptionValues.Number, () => Defaults.TimeScale);
+
+    internal Option<string> Proposer { get; } = OptionValues.ChoiceOption(
+        "--proposer", "Draft proposer: an EAGLE head, prompt-lookup n-grams, or a separate draft model", Proposers, "eagle");
+
+    internal Option<int> K { get; } = OptionValues.Scalar(
+        "--k", "Speculation length k (drafted tokens per step)", OptionValues.Integer, () => Defaults.K);
+
+    internal Option<int> MaxBatch { get; } = OptionValues.Scalar(
+        "--max-batch", "Most sequences in one Step", OptionValues.Integer, () => Defaults.MaxBatch);
+
+    internal Option<int> MaxSteps { get; } = OptionValues.Scalar(
+        "--max-steps", "Most SD steps in one Step call", OptionValues.Integer, () => Defaults.MaxStepsPerCall);
+
+    internal Option<long> KvCapacity { get; } = OptionValues.Scalar(
+        "--kv-capacity", "KV cache capacity in tokens", OptionValues.LongInteger, () => Defaults.KvCapacityTokens);
+
+    internal Option<string> WorkerId { get; } = OptionValues.Scalar(
+        "--worker-id", "Worker id reported by Describe (the host name, i.e. the pod name, unless given)", (_, t) => t, () => Environment.MachineName);
+
+    /// <summary>Options → validated worker options and endpoint; <see cref="UsageException"/> names the option at fault.</summary>
+    public WorkerInvocation Bind(ParseResult parseResult)
+    {
+        var port = parseResult.GetValue(Port);
+        if (port is < 0 or > 65535)
+        {
+            throw new UsageException($"--port: '{port.ToString(CultureInfo.InvariantCulture)}' is out of range: must be in 0..65535");
+        }
+
+        var host = parseResult.GetValue(Host) ?? DefaultHost;
+        try
+        {
+            WorkerHost.ParseHost(host);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException("--host: " + e.Message, e);
+        }
+
+        var options = new SimWorkerOptions
+        {
+            WorkerId = parseResult.GetValue(WorkerId) ?? Environment.MachineName,
+            Proposer = Proposers[parseResult.GetValue(Proposer) ?? "eagle"],
+            K = parseResult.GetValue(K),
+            MaxBatch = parseResult.GetValue(MaxBatch),
+            MaxStepsPerCall = parseResult.GetValue(MaxSteps),
+            KvCapacityTokens = parseResult.GetValue(KvCapacity),
+            TimeScale = parseResult.GetValue(TimeScale),
+            Workload = parseResult.GetValue(Workload) ?? Defaults.Workload,
+        };
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(SimCommand.Describe(e, OptionNames), e);
+        }
+
+        return new WorkerInvocation(options, host, port);
+    }
+
+    internal async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        var stdout = parseResult.InvocationConfiguration.Output;
+        var stderr = parseResult.InvocationConfiguration.Error;
+        WebApplication app;
+        WorkerInvocation invocation;
+        try
+        {
+            invocation = Bind(parseResult);
+            app = WorkerHost.Build(invocation.Options, invocation.Host, invocation.Port, ConfigureLogging);
+        }
+        catch (UsageException e)
+        {
+            return Usage(stderr, e.Message);
+        }
+        catch (WorkloadFormatException e)
+        {
+            return Usage(stderr, "--workload: " + e.Message);
+        }
+
+        await using (app.ConfigureAwait(false))
+        {
+            try
+            {
+                await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                return Usage(stderr, $"--port: cannot listen on {invocation.Host}:{invocation.Port.ToString(CultureInfo.InvariantCulture)}: {e.Message}");
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return ExitCodes.Success;
+            }
+
+            var o = invocation.Options;
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} (sim, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}, KV {o.KvCapacityTokens} tokens, workload {o.Workload}, time scale {o.TimeScale})")).ConfigureAwait(false);
+            await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+
+            // Returns on Ctrl+C/SIGTERM (the host's lifetime or the command line's token) after draining in-flight calls.
+            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return ExitCodes.Success;
+    }
+
+    private static void ConfigureLogging(WebApplicationBuilder builder)
+    {
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+
+        // A failed start (port in use) becomes one line on stderr, not the host's stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
+    }
+
+    private static int Usage(TextWriter stderr, string message)
+    {
+        stderr.WriteLine($"laps {CommandName}: {LapsCommand.OneLine(message)}");
+        return ExitCodes.Usage;
+    }
+}
+
+/// <summary>A bound <c>laps worker</c> command line.</summary>
+internal sealed record WorkerInvocation(SimWorkerOptions Options, string Host, int Port);

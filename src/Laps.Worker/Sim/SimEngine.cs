@@ -1,0 +1,394 @@
+using System.Globalization;
+using Laps.Simulation.Workloads;
+
+namespace Laps.Worker.Sim;
+
+/// <summary>
+/// The sim engine's state machine, without gRPC or a clock: the sequences a worker holds (their KV cache), the LRU
+/// order in which it evicts them, and the replay of each sequence's acceptance trace step by step. A Step returns how
+/// long the steps take by the step-time model; waiting that long is the caller's business.
+/// </summary>
+/// <remarks>
+/// <para>Lifecycle: a sequence the engine does not hold is created from its prompt (+ generated ids) and prefilled in
+/// the call's first step; it is held until it finishes (its KV is freed at once), is released, or is evicted. A
+/// recomputed sequence resumes at output position len(generated ids), which is where the replay stood, so a sequence
+/// moved between workers or evicted continues exactly as if it had stayed.</para>
+/// <para>KV accounting: a sequence holds prompt + generated tokens. A Step reserves, for each batch sequence, its
+/// tokens plus the most it can grow in the call (steps·(k+1), capped by max_tokens and the trace's end); when held
+/// sequences outside the batch do not leave room, the least recently stepped are evicted first.</para>
+/// <para>Thread-safe: every public member takes one lock, so Release may run while a Step's caller waits out the
+/// step time. Callers serialize Steps themselves (one GPU).</para>
+/// </remarks>
+public sealed class SimEngine
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, HeldSequence> _held = new(StringComparer.Ordinal);
+
+    // First: least recently stepped.
+    private readonly LinkedList<HeldSequence> _lru = new();
+    private readonly SimWorkerOptions _options;
+    private readonly AcceptanceSource _acceptance;
+    private long _kvTokens;
+
+    public SimEngine(SimWorkerOptions options, AcceptanceSource acceptance)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(acceptance);
+        options.Validate();
+        if (acceptance.Proposer != options.Proposer)
+        {
+            throw new ArgumentException("the acceptance source replays another proposer than the options name", nameof(acceptance));
+        }
+
+        _options = options;
+        _acceptance = acceptance;
+    }
+
+    public SimWorkerOptions Options => _options;
+
+    public long KvTokensInUse
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _kvTokens;
+            }
+        }
+    }
+
+    public int HeldSequences
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _held.Count;
+            }
+        }
+    }
+
+    public bool Holds(string sequenceId)
+    {
+        lock (_lock)
+        {
+            return _held.ContainsKey(sequenceId);
+        }
+    }
+
+    /// <summary>
+    /// Runs up to <paramref name="steps"/> SD steps on <paramref name="batch"/>. Throws <see cref="WorkerException"/>
+    /// (before any state changes) for a request the protocol rejects.
+    /// </summary>
+    public StepOutcome Step(IReadOnlyList<SequenceRequest> batch, int steps)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ValidateShape(batch, steps);
+        var k = _options.K;
+        lock (_lock)
+        {
+            // 1. Resolve each sequence: held, or new (needs its prompt). Nothing changes until all are resolved.
+            var members = new Member[batch.Count];
+            var batchIds = new HashSet<string>(StringComparer.Ordinal);
+            long reserve = 0, heldInBatch = 0;
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var input = batch[i];
+                batchIds.Add(input.SequenceId);
+                var maxTokens = input.MaxTokens == 0 ? _options.DefaultMaxTokens : input.MaxTokens;
+                if (_held.TryGetValue(input.SequenceId, out var held))
+                {
+                    members[i] = new Member(held, maxTokens, Prefill: false);
+                    heldInBatch += held.KvTokens;
+                }
+                else
+                {
+                    if (input.PromptTokenIds.Length == 0)
+                    {
+                        throw new WorkerException(WorkerErrorKind.InvalidArgument,
+                            $"sequence '{input.SequenceId}' is not held by this worker (new, released or evicted) and carries no prompt_token_ids: send its prompt and generated_token_ids to recompute it");
+                    }
+
+                    var script = _acceptance.ScriptFor(input.PromptTokenIds, input.Seed);
+                    members[i] = new Member(new HeldSequence(input.SequenceId, input.PromptTokenIds, input.GeneratedTokenIds, script), maxTokens, Prefill: true);
+                }
+
+                // A newcomer whose prefix already finished it is never admitted, so it reserves nothing.
+                reserve += members[i] is { Prefill: true, AlreadyDone: true } ? 0 : members[i].Sequence.KvTokens + members[i].Growth(steps, k);
+            }
+
+            // 2. Capacity: the batch alone must fit; then evict the least recently stepped sequences outside it.
+            if (reserve > _options.KvCapacityTokens)
+            {
+                throw new WorkerException(WorkerErrorKind.ResourceExhausted, string.Create(CultureInfo.InvariantCulture,
+                    $"the batch needs up to {reserve} KV tokens (prompts, generated tokens and {steps} steps of growth) but kv_capacity_tokens is {_options.KvCapacityTokens}: send fewer or shorter sequences, or fewer steps"));
+            }
+
+            var evicted = new List<string>();
+            for (var node = _lru.First; node is not null && (_kvTokens - heldInBatch) + reserve > _options.KvCapacityTokens;)
+            {
+                var next = node.Next;
+                if (!batchIds.Contains(node.Value.Id))
+                {
+                    evicted.Add(node.Value.Id);
+                    Remove(node.Value);
+                }
+
+                node = next;
+            }
+
+            // 3. Admit newcomers and mark the batch most recently used, in batch order.
+            long prefillTokens = 0;
+            foreach (var member in members)
+            {
+                var sequence = member.Sequence;
+                if (member.Prefill)
+                {
+                    if (member.AlreadyDone)
+                    {
+                        continue; // nothing to compute: it finishes without joining the batch
+                    }
+
+                    prefillTokens += sequence.KvTokens;
+                    _held.Add(sequence.Id, sequence);
+                    sequence.Node = _lru.AddLast(sequence);
+                    _kvTokens += sequence.KvTokens;
+                }
+                else
+                {
+                    _lru.Remove(sequence.Node!);
+                    _lru.AddLast(sequence.Node!);
+                }
+            }
+
+            // 4. Run the steps. Sequences finished by their prefix (or by a lowered max_tokens) take none.
+            var tallies = new Tally[members.Length];
+            for (var i = 0; i < members.Length; i++)
+            {
+                tallies[i] = new Tally { Finish = members[i].FinishBeforeStart };
+            }
+
+            double seconds = 0;
+            var stepsRun = 0;
+            for (var s = 0; s < steps; s++)
+            {
+                var active = 0;
+                long kv = 0;
+                for (var i = 0; i < members.Length; i++)
+                {
+                    if (tallies[i].Finish == SequenceFinish.None)
+                    {
+                        active++;
+                        kv += members[i].Sequence.KvTokens;
+                    }
+                }
+
+                if (active == 0)
+                {
+                    break;
+                }
+
+                seconds += _options.StepTime.StepSeconds(_options.Proposer, k, active, s == 0 ? prefillTokens : 0, kv);
+                stepsRun++;
+                for (var i = 0; i < members.Length; i++)
+                {
+                    if (tallies[i].Finish == SequenceFinish.None)
+                    {
+                        Advance(members[i], tallies[i], k);
+                    }
+                }
+            }
+
+            // 5. Finished sequences free their KV at once.
+            var outputs = new SequenceResult[members.Length];
+            for (var i = 0; i < members.Length; i++)
+            {
+                var member = members[i];
+                var tally = tallies[i];
+                if (tally.Finish != SequenceFinish.None && _held.ContainsKey(member.Sequence.Id))
+                {
+                    Remove(member.Sequence);
+                }
+
+                outputs[i] = new SequenceResult(
+                    member.Sequence.Id,
+                    tally.Tokens,
+                    SimVocabulary.Text(tally.Tokens),
+                    tally.Steps,
+                    tally.Drafted,
+                    tally.Accepted,
+                    tally.Finish,
+                    member.Prefill && !member.AlreadyDone);
+            }
+
+            return new StepOutcome(outputs, stepsRun, seconds, _kvTokens, evicted);
+        }
+    }
+
+    /// <summary>Drops these sequences' state; unknown ids are ignored. Returns how many were held.</summary>
+    public int Release(IEnumerable<string> sequenceIds)
+    {
+        ArgumentNullException.ThrowIfNull(sequenceIds);
+        lock (_lock)
+        {
+            var released = 0;
+            foreach (var id in sequenceIds)
+            {
+                if (_held.TryGetValue(id, out var sequence))
+                {
+                    Remove(sequence);
+                    released++;
+                }
+            }
+
+            return released;
+        }
+    }
+
+    private void ValidateShape(IReadOnlyList<SequenceRequest> batch, int steps)
+    {
+        if (batch.Count == 0)
+        {
+            throw new WorkerException(WorkerErrorKind.InvalidArgument, "batch is empty: a Step needs at least one sequence");
+        }
+
+        if (steps < 1 || steps > _options.MaxStepsPerCall)
+        {
+            throw new WorkerException(WorkerErrorKind.InvalidArgument, string.Create(CultureInfo.InvariantCulture,
+                $"steps = {steps} is out of range: must be in 1..{_options.MaxStepsPerCall} (max_steps_per_call)"));
+        }
+
+        if (batch.Count > _options.MaxBatch)
+        {
+            throw new WorkerException(WorkerErrorKind.ResourceExhausted, string.Create(CultureInfo.InvariantCulture,
+                $"batch of {batch.Count} sequences exceeds max_batch {_options.MaxBatch}"));
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var input in batch)
+        {
+            ArgumentNullException.ThrowIfNull(input);
+            if (string.IsNullOrEmpty(input.SequenceId))
+            {
+                throw new WorkerException(WorkerErrorKind.InvalidArgument, "a sequence has an empty sequence_id");
+            }
+
+            if (!seen.Add(input.SequenceId))
+            {
+                throw new WorkerException(WorkerErrorKind.InvalidArgument, $"sequence_id '{input.SequenceId}' appears twice in the batch");
+            }
+
+            if (input.MaxTokens < 0)
+            {
+                throw new WorkerException(WorkerErrorKind.InvalidArgument, string.Create(CultureInfo.InvariantCulture,
+                    $"sequence '{input.SequenceId}': max_tokens = {input.MaxTokens} must be >= 0 (0: the worker default)"));
+            }
+
+            CheckTokenIds(input.SequenceId, "prompt_token_ids", input.PromptTokenIds);
+            CheckTokenIds(input.SequenceId, "generated_token_ids", input.GeneratedTokenIds);
+        }
+    }
+
+    private static void CheckTokenIds(string sequenceId, string field, int[] ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (ids[i] < 0)
+            {
+                throw new WorkerException(WorkerErrorKind.InvalidArgument, string.Create(CultureInfo.InvariantCulture,
+                    $"sequence '{sequenceId}': {field}[{i}] = {ids[i]} is not a token id (must be >= 0)"));
+            }
+        }
+    }
+
+    private void Advance(Member member, Tally tally, int k)
+    {
+        var sequence = member.Sequence;
+        var replay = AcceptanceReplay.Step(sequence.Script.AccLen, sequence.Generated.Count, k);
+        var room = member.MaxTokens - sequence.Generated.Count;
+        var emitted = Math.Min(replay.Emitted, room);
+        for (var j = 0; j < emitted; j++)
+        {
+            var token = sequence.Script.TokenAt(sequence.Generated.Count);
+            sequence.Generated.Add(token);
+            tally.Tokens.Add(token);
+        }
+
+        if (_held.ContainsKey(sequence.Id))
+        {
+            _kvTokens += emitted;
+        }
+
+        tally.Steps++;
+        tally.Drafted += replay.Drafted;
+        tally.Accepted += replay.Accepted;
+
+        // The end of sequence wins when it falls within max_tokens; otherwise the cut is LENGTH.
+        if (replay.Finished && replay.Emitted <= room)
+        {
+            tally.Finish = SequenceFinish.Stop;
+        }
+        else if (sequence.Generated.Count >= member.MaxTokens)
+        {
+            tally.Finish = SequenceFinish.Length;
+        }
+    }
+
+    private void Remove(HeldSequence sequence)
+    {
+        _held.Remove(sequence.Id);
+        if (sequence.Node is not null)
+        {
+            _lru.Remove(sequence.Node);
+            sequence.Node = null;
+        }
+
+        _kvTokens -= sequence.KvTokens;
+    }
+
+    /// <summary>A sequence's state: its prefix and its place in the replay (position = tokens generated).</summary>
+    private sealed class HeldSequence(string id, int[] prompt, int[] generated, SequenceScript script)
+    {
+        public string Id { get; } = id;
+
+        public int[] Prompt { get; } = prompt;
+
+        public List<int> Generated { get; } = [.. generated];
+
+        public SequenceScript Script { get; } = script;
+
+        public LinkedListNode<HeldSequence>? Node { get; set; }
+
+        public long KvTokens => Prompt.Length + Generated.Count;
+
+        public int RemainingInTrace => Math.Max(0, Script.AccLen.Length - Generated.Count);
+    }
+
+    private sealed record Member(HeldSequence Sequence, int MaxTokens, bool Prefill)
+    {
+        /// <summary>Finished before any step: its prefix already reaches the trace's end or max_tokens.</summary>
+        public SequenceFinish FinishBeforeStart =>
+            Sequence.RemainingInTrace == 0 ? SequenceFinish.Stop
+            : Sequence.Generated.Count >= MaxTokens ? SequenceFinish.Length
+            : SequenceFinish.None;
+
+        public bool AlreadyDone => FinishBeforeStart != SequenceFinish.None;
+
+        public long Growth(int steps, int k)
+            => AlreadyDone ? 0 : Math.Min((long)steps * (k + 1), Math.Min(Sequence.RemainingInTrace, MaxTokens - Sequence.Generated.Count));
+    }
+
+    private sealed class Tally
+    {
+        public List<int> Tokens { get; } = [];
+
+        public int Steps { get; set; }
+
+        public int Drafted { get; set; }
+
+        public int Accepted { get; set; }
+
+        public SequenceFinish Finish { get; set; }
+    }
+}

@@ -1,0 +1,145 @@
+using Grpc.Core;
+using Laps.Worker.Sim;
+using Laps.Worker.V1;
+using Microsoft.Extensions.Logging;
+
+namespace Laps.Worker;
+
+/// <summary>
+/// The gRPC face of the sim engine: maps messages to <see cref="SimEngine"/> calls and engine refusals to status codes,
+/// serializes Steps (one GPU), and waits out each Step's modelled time divided by the time scale.
+/// </summary>
+/// <remarks>
+/// A Step cancelled while it waits (deadline, client gone) has already advanced its sequences, but its reply is lost:
+/// the service drops the batch's sequences, so the scheduler resends them with prompt and generated ids and they are
+/// recomputed from what it knows, rather than silently diverging.
+/// </remarks>
+public sealed partial class SpeculativeWorkerService : SpeculativeWorker.SpeculativeWorkerBase, IDisposable
+{
+    private readonly SimEngine _engine;
+    private readonly TimeProvider _time;
+    private readonly ILogger<SpeculativeWorkerService> _logger;
+    private readonly SemaphoreSlim _gpu = new(1, 1);
+
+    public SpeculativeWorkerService(SimEngine engine, TimeProvider time, ILogger<SpeculativeWorkerService> logger)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(logger);
+        _engine = engine;
+        _time = time;
+        _logger = logger;
+    }
+
+    public override Task<WorkerDescription> Describe(DescribeRequest request, ServerCallContext context)
+        => Task.FromResult(Description(_engine.Options));
+
+    /// <summary>The description of a worker with these options; step times are wall-clock seconds (divided by the time scale).</summary>
+    public static WorkerDescription Description(SimWorkerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new WorkerDescription
+        {
+            ProtocolVersion = SimWorkerOptions.ProtocolVersion,
+            WorkerId = options.WorkerId,
+            Engine = SimWorkerOptions.EngineName,
+            LlmModel = options.LlmModel,
+            DraftModel = options.EffectiveDraftModel,
+            Proposer = options.ProposerName,
+            SpeculationLength = options.K,
+            MaxBatch = options.MaxBatch,
+            MaxStepsPerCall = options.MaxStepsPerCall,
+            KvCapacityTokens = options.KvCapacityTokens,
+            StepTime = StepTimeProfiles.Describe(options.StepTime, options.Proposer, options.K, options.TimeScale),
+        };
+    }
+
+    public override async Task<StepResponse> Step(StepRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(context);
+        var batch = request.Batch
+            .Select(s => new SequenceRequest(s.SequenceId, [.. s.PromptTokenIds], [.. s.GeneratedTokenIds], s.MaxTokens, s.Seed))
+            .ToArray();
+        var cancellationToken = context.CancellationToken;
+
+        await _gpu.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var started = _time.GetTimestamp();
+            StepOutcome outcome;
+            try
+            {
+                outcome = _engine.Step(batch, request.Steps);
+            }
+            catch (WorkerException e)
+            {
+                LogRefused(e.Kind, e.Message);
+                throw new RpcException(new Status(e.Kind == WorkerErrorKind.ResourceExhausted ? StatusCode.ResourceExhausted : StatusCode.InvalidArgument, e.Message));
+            }
+
+            try
+            {
+                var wait = TimeSpan.FromSeconds(outcome.ModelSeconds / _engine.Options.TimeScale);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                _engine.Release(batch.Select(s => s.SequenceId));
+
+                // gRPC's deadline runs on the wall clock, so it is compared with the wall clock.
+                var code = context.Deadline <= DateTime.UtcNow ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
+                throw new RpcException(new Status(code,
+                    "the step was cancelled before it completed; its sequences were dropped: resend them with prompt_token_ids and generated_token_ids"));
+            }
+
+            var response = new StepResponse
+            {
+                ElapsedS = _time.GetElapsedTime(started).TotalSeconds,
+                KvTokensInUse = outcome.KvTokensInUse,
+            };
+            response.EvictedSequenceIds.AddRange(outcome.EvictedSequenceIds);
+            foreach (var result in outcome.Outputs)
+            {
+                var output = new SequenceOutput
+                {
+                    SequenceId = result.SequenceId,
+                    Text = result.Text,
+                    Steps = result.Steps,
+                    Drafted = result.Drafted,
+                    Accepted = result.Accepted,
+                    Finished = result.Finished,
+                    FinishReason = result.Finish switch
+                    {
+                        SequenceFinish.Stop => FinishReason.Stop,
+                        SequenceFinish.Length => FinishReason.Length,
+                        _ => FinishReason.Unspecified,
+                    },
+                    Prefilled = result.Prefilled,
+                };
+                output.TokenIds.AddRange(result.TokenIds);
+                response.Outputs.Add(output);
+            }
+
+            return response;
+        }
+        finally
+        {
+            _gpu.Release();
+        }
+    }
+
+    public override Task<ReleaseResponse> Release(ReleaseRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Task.FromResult(new ReleaseResponse { Released = _engine.Release(request.SequenceIds) });
+    }
+
+    public void Dispose() => _gpu.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Step refused ({Kind}): {Reason}")]
+    private partial void LogRefused(WorkerErrorKind kind, string reason);
+}

@@ -1,0 +1,95 @@
+using System.Net;
+using Laps.Worker.Sim;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace Laps.Worker;
+
+/// <summary>Composition root of a sim worker: services, the gRPC endpoint, and a Kestrel host speaking h2c.</summary>
+public static class WorkerHost
+{
+    /// <summary>
+    /// Registers a sim worker with these options: validates them and loads the workload now (so a bad trace fails at
+    /// start), then the engine, the service and gRPC. A <see cref="TimeProvider"/> already registered wins over the system one.
+    /// </summary>
+    public static IServiceCollection AddSimWorker(this IServiceCollection services, SimWorkerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var acceptance = AcceptanceSource.Load(options.Workload, options.FallbackProfile, options.Proposer);
+        services.AddSingleton(options);
+        services.AddSingleton(acceptance);
+        services.AddSingleton<SimEngine>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<SpeculativeWorkerService>();
+        services.AddGrpc();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapSpeculativeWorker(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGrpcService<SpeculativeWorkerService>();
+        return endpoints;
+    }
+
+    /// <summary>
+    /// A web application serving the worker on <paramref name="host"/>:<paramref name="port"/> (an IP address or
+    /// "localhost"; port 0 picks a free one) over HTTP/2 without TLS. <paramref name="configure"/> may add services
+    /// (a fake TimeProvider, logging) before the worker's.
+    /// </summary>
+    public static WebApplication Build(SimWorkerOptions options, string host, int port, Action<WebApplicationBuilder>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(host);
+        var address = ParseHost(host);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            if (address is null)
+            {
+                kestrel.ListenLocalhost(port, l => l.Protocols = HttpProtocols.Http2);
+            }
+            else
+            {
+                kestrel.Listen(address, port, l => l.Protocols = HttpProtocols.Http2);
+            }
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        configure?.Invoke(builder);
+        builder.Services.AddSimWorker(options);
+        var app = builder.Build();
+        app.MapSpeculativeWorker();
+        return app;
+    }
+
+    /// <summary>The address for a --host value: null for "localhost"; throws <see cref="FormatException"/> otherwise.</summary>
+    public static IPAddress? ParseHost(string host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        if (string.Equals(host.Trim(), "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        return IPAddress.TryParse(host.Trim(), out var address)
+            ? address
+            : throw new FormatException($"'{host}' is not an IP address or 'localhost'");
+    }
+
+    /// <summary>The addresses a started application listens on (with the real port when 0 was asked for).</summary>
+    public static IReadOnlyList<Uri> BoundAddresses(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var feature = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>();
+        return feature?.Addresses.Select(a => new Uri(a)).ToArray() ?? [];
+    }
+}

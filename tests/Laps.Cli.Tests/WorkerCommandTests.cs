@@ -1,0 +1,88 @@
+using System.CommandLine;
+using System.Text.RegularExpressions;
+using Grpc.Net.Client;
+using Laps.Worker.V1;
+
+namespace Laps.Cli.Tests;
+
+public sealed class WorkerCommandTests
+{
+    [Theory]
+    [InlineData("--k", "0", "laps worker: --k: '0' is out of range")]
+    [InlineData("--k", "two", "laps worker: --k: 'two' is not an integer")]
+    [InlineData("--time-scale", "0", "laps worker: --time-scale: '0' is out of range")]
+    [InlineData("--time-scale", "fast", "laps worker: --time-scale: 'fast' is not a number")]
+    [InlineData("--proposer", "medusa", "laps worker: --proposer: unknown value 'medusa'")]
+    [InlineData("--port", "70000", "laps worker: --port: '70000' is out of range")]
+    [InlineData("--host", "nowhere", "laps worker: --host: 'nowhere' is not an IP address")]
+    [InlineData("--max-batch", "0", "laps worker: --max-batch: '0' is out of range")]
+    [InlineData("--max-steps", "0", "laps worker: --max-steps: '0' is out of range")]
+    [InlineData("--kv-capacity", "-5", "laps worker: --kv-capacity: '-5' is out of range")]
+    [InlineData("--worker-id", " ", "laps worker: --worker-id: worker id must not be empty")]
+    [InlineData("--workload", "no-such-profile", "laps worker: --workload: workload item 'no-such-profile' is neither")]
+    public void A_bad_value_is_one_line_naming_the_option_and_exit_code_2(string option, string value, string expected)
+    {
+        string[] args = option == "--port" ? ["worker", option, value] : ["worker", "--port", "0", option, value];
+        var (exitCode, stdout, stderr) = new Cli().Run(args);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal(string.Empty, stdout);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(expected, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_malformed_trace_names_the_workload_option_file_and_line()
+    {
+        using var directory = new TempDirectory();
+        var trace = directory.File("bad.jsonl");
+        File.WriteAllText(trace, "{\"id\": 1, \"prompt_token_ids\": [1], \"acc_eagle\": {\"acc_len\": [0]}}\n");
+
+        var (exitCode, _, stderr) = new Cli().Run("worker", "--port", "0", "--workload", trace);
+
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith("laps worker: --workload: ", stderr, StringComparison.Ordinal);
+        Assert.Contains("bad.jsonl", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_worker_serves_describe_on_loopback_and_stops_cleanly_when_cancelled()
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var output = TextWriter.Synchronized(stdout);
+        using var stop = new CancellationTokenSource();
+        var command = new LapsCommand();
+        var parse = command.Parse(["worker", "--port", "0", "--worker-id", "cli-test", "--k", "3", "--time-scale", "100"]);
+        var run = parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = TextWriter.Synchronized(stderr), ProcessTerminationTimeout = null }, stop.Token);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        Match address;
+        while (!(address = Regex.Match(Text(), @"http://127\.0\.0\.1:\d+")).Success)
+        {
+            Assert.False(run.IsCompleted, "the worker exited: " + stderr);
+            await Task.Delay(20, timeout.Token);
+        }
+
+        using (var channel = GrpcChannel.ForAddress(address.Value))
+        {
+            var client = new SpeculativeWorker.SpeculativeWorkerClient(channel);
+            var description = await client.DescribeAsync(new DescribeRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
+            Assert.Equal("cli-test", description.WorkerId);
+            Assert.Equal(3, description.SpeculationLength);
+            Assert.Equal("sim", description.Engine);
+        }
+
+        await stop.CancelAsync();
+        Assert.Equal(0, await run.WaitAsync(timeout.Token));
+
+        // The synchronized writer locks itself; read the buffer under the same lock.
+        string Text()
+        {
+            lock (output)
+            {
+                return stdout.ToString();
+            }
+        }
+    }
+}
