@@ -16,6 +16,7 @@ internal sealed class LapsCommand : RootCommand
         Subcommands.Add(Worker);
         Scheduler = new SchedulerCommand(schedulerRunner);
         Subcommands.Add(Scheduler);
+        Subcommands.Add(new UpCommand());
         Subcommands.Add(new BenchCommand());
     }
 

@@ -135,6 +135,7 @@ internal sealed class BenchCommand : Command
         }
 
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        console.Profile.Width = Math.Max(console.Profile.Width, 120); // never wrap the one-row table
         var table = new Table().AddColumns("requests", "completed", "errors", "duration s", "mean s", "p50 s", "p99 s", "TTFT s", "tokens/s");
         table.AddRow(
             report.Requests.ToString(CultureInfo.InvariantCulture), report.Completed.ToString(CultureInfo.InvariantCulture), report.Errors.ToString(CultureInfo.InvariantCulture),

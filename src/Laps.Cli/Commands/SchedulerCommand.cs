@@ -127,14 +127,21 @@ internal sealed class SchedulerCommand : Command
     }
 
     /// <summary>The real server: Kestrel, the sidecar, until cancelled (Ctrl+C, SIGTERM) and drained.</summary>
-    private static async Task<int> RunAsync(SchedulerInvocation invocation, TextWriter stderr, CancellationToken cancellationToken)
+    /// <summary>The sidecar's web application for these settings (not started).</summary>
+    internal static WebApplication BuildApp(SchedulerInvocation invocation)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ApplicationName = "laps" });
         builder.Configuration.AddInMemoryCollection(invocation.Settings);
         builder.WebHost.UseUrls(invocation.Url);
         builder.AddLapsScheduler();
-        await using var app = builder.Build();
+        var app = builder.Build();
         app.MapLapsScheduler();
+        return app;
+    }
+
+    private static async Task<int> RunAsync(SchedulerInvocation invocation, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        await using var app = BuildApp(invocation);
         try
         {
             await Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.RunAsync(app, cancellationToken).ConfigureAwait(false);
@@ -184,7 +191,7 @@ internal sealed class SchedulerCommand : Command
     private static string WorkerAddressValue(string option, string token)
         => WorkerAddress.TryParse(token, out _) ? token : throw new UsageException($"{option}: '{token}' is not a host:port address");
 
-    private static string Key(string setting) => $"{SchedulerOptions.SectionName}:{setting}";
+    internal static string Key(string setting) => $"{SchedulerOptions.SectionName}:{setting}";
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 }
