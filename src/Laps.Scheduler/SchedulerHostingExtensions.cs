@@ -55,7 +55,7 @@ public static class SchedulerHostingExtensions
         services.TryAddSingleton<IMetricFactory>(sp => Metrics.WithCustomRegistry(sp.GetRequiredService<CollectorRegistry>()));
         services.TryAddSingleton<SchedulerMetrics>();
         services.TryAddSingleton<ITokenizer, StandInTokenizer>();
-        services.TryAddSingleton<ILengthPredictor>(sp => new PriorLengthPredictor(sp.GetRequiredService<IOptions<SchedulerOptions>>().Value.PriorLengthTokens));
+        services.TryAddSingleton<ILengthPredictor>(sp => new OnlineLengthPredictor(new OnlineLengthPredictorOptions { PriorLength = sp.GetRequiredService<IOptions<SchedulerOptions>>().Value.PriorLengthTokens }));
         services.TryAddSingleton<IWorkerClientFactory, GrpcWorkerClientFactory>();
         services.TryAddSingleton<WorkerPool>();
         services.AddHostedService<SchedulerService>();

@@ -32,7 +32,7 @@ public sealed class SchedulerOptions
     /// <summary>The one model name this sidecar serves (requests may omit it).</summary>
     public string Model { get; set; } = "laps-sim";
 
-    /// <summary>The prior length prediction in tokens, before the <c>max_tokens</c> cap.</summary>
+    /// <summary>The online length predictor's answer before it has learned from any finished request (tokens, before the <c>max_tokens</c> cap).</summary>
     public int PriorLengthTokens { get; set; } = 256;
 
     /// <summary>Seconds a client is told to wait after a 429.</summary>

@@ -63,6 +63,7 @@ public sealed class LocalPoolEndToEndTests : IAsyncLifetime
         var metrics = await http.GetStringAsync("metrics");
         Assert.Contains("laps_accepted_tokens_total", metrics, StringComparison.Ordinal);
         Assert.Contains("laps_request_duration_seconds", metrics, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^laps_length_prediction_kendall_tau -?[0-9.]+", metrics); // the online predictor learned from the finished requests
         PromtoolAccepts(metrics);
     }
 

@@ -49,6 +49,8 @@ public sealed class SchedulerMetrics
         StepDuration = factory.CreateHistogram(
             "laps_worker_step_duration_seconds", "Seconds of one Step call on a worker, round trip.",
             new HistogramConfiguration { LabelNames = ["worker"], Buckets = Histogram.ExponentialBuckets(0.001, 2, 14) });
+        PredictionKendallTau = factory.CreateGauge(
+            "laps_length_prediction_kendall_tau", "Kendall tau-b of predicted against true output length over the last 1000 finished requests.");
         Rejected = factory.CreateCounter(
             "laps_rejected_requests_total", "Requests answered with an error before or instead of being served, by reason.",
             new CounterConfiguration { LabelNames = ["reason"] });
@@ -58,6 +60,7 @@ public sealed class SchedulerMetrics
     public Histogram TimeToFirstToken { get; }
     public Histogram QueueWait { get; }
     public Gauge Queued { get; }
+    public Gauge PredictionKendallTau { get; }
     public Gauge Running { get; }
     public Gauge Perceptible { get; }
     public Counter Preemptions { get; }

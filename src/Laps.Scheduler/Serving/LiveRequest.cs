@@ -18,7 +18,7 @@ public sealed class LiveRequest
         PromptTokenIds = promptTokenIds;
         MaxTokens = maxTokens;
         Seed = seed;
-        State = new RequestState(id, arrivalTime, promptTokenIds.Count, maxTokens);
+        State = new RequestState(id, arrivalTime, promptTokenIds.Count, maxTokens) { PromptTokenIds = promptTokenIds };
     }
 
     public long Id { get; }

@@ -41,7 +41,7 @@ public sealed class WorkerPool
         _clock = clock;
 
         // One predictor for all loops (an online learner learns from every worker's completions), capped per request.
-        var shared = new MaxTokensCapPredictor(new SynchronizedLengthPredictor(predictor));
+        var shared = new MaxTokensCapPredictor(new SharedLengthPredictor(predictor, metrics));
         var logger = loggers.CreateLogger<WorkerLoop>();
         _loops = _options.Workers
             .Select(address => new WorkerLoop(address, clients.Create(address), _options, shared, metrics, clock, tokenizer, logger, RequestLeft))
