@@ -66,7 +66,7 @@ public sealed class NoisyOracleLengthPredictorTests
             predicted[i] = predictor.Predict(Request(i).WithTruth(length));
         }
 
-        Assert.InRange(KendallTauB(truth, predicted), tau - 0.05, tau + 0.05);
+        Assert.InRange(KendallTau.TauB(truth, predicted), tau - 0.05, tau + 0.05);
     }
 
     [Fact]
@@ -125,41 +125,4 @@ public sealed class NoisyOracleLengthPredictorTests
 
     private static double StandardNormal(Random random)
         => Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2.0 * Math.PI * random.NextDouble());
-
-    /// <summary>Kendall's τ-b (ties in either ranking corrected), by brute force over all pairs.</summary>
-    private static double KendallTauB(double[] x, double[] y)
-    {
-        long concordant = 0, discordant = 0, tiesX = 0, tiesY = 0;
-        for (var i = 0; i < x.Length; i++)
-        {
-            for (var j = i + 1; j < x.Length; j++)
-            {
-                var dx = Math.Sign(x[i] - x[j]);
-                var dy = Math.Sign(y[i] - y[j]);
-                if (dx == 0 && dy == 0)
-                {
-                    continue;
-                }
-
-                if (dx == 0)
-                {
-                    tiesX++;
-                }
-                else if (dy == 0)
-                {
-                    tiesY++;
-                }
-                else if (dx == dy)
-                {
-                    concordant++;
-                }
-                else
-                {
-                    discordant++;
-                }
-            }
-        }
-
-        return (concordant - discordant) / Math.Sqrt((double)(concordant + discordant + tiesX) * (concordant + discordant + tiesY));
-    }
 }
