@@ -67,6 +67,76 @@ public sealed class LocalPoolEndToEndTests : IAsyncLifetime
         PromtoolAccepts(metrics);
     }
 
+    [Fact]
+    public async Task A_worker_stopped_mid_run_loses_no_request_and_answers_none_twice()
+    {
+        // Real-time workers, so that every request is still running when one of them goes away.
+        using var timeout = new CancellationTokenSource(Bound);
+        await using var pool = await LocalPool.StartAsync(
+            new LocalPoolSettings(2, "127.0.0.1", 0, "laps", 4, "chat", 1, ProposerKind.Eagle, 4, 64, "laps-sim", null, null),
+            timeout.Token);
+        using var http = new HttpClient { BaseAddress = pool.Url, Timeout = Bound };
+        const int Requests = 6;
+        var streams = new List<(HttpResponseMessage Response, StreamReader Reader)>();
+        for (var i = 0; i < Requests; i++)
+        {
+            // Distinct prompts, long enough answers that every request is mid-stream when the worker goes away.
+            using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
+            {
+                Content = JsonContent.Create(new { model = "laps-sim", prompt = new[] { 100 + i, 7, 8, 9 }, max_tokens = 400, stream = true, seed = i }),
+            };
+            var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            response.EnsureSuccessStatusCode();
+            streams.Add((response, new StreamReader(await response.Content.ReadAsStreamAsync())));
+        }
+
+        // Every request has produced its first token before worker 0 disappears.
+        var texts = new List<string>();
+        foreach (var (_, reader) in streams)
+        {
+            texts.Add(await FirstTextAsync(reader));
+        }
+
+        await pool.StopWorkerAsync(0);
+
+        for (var i = 0; i < Requests; i++)
+        {
+            var (response, reader) = streams[i];
+            var rest = await reader.ReadToEndAsync();
+            response.Dispose();
+            var events = rest.Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(e => e.Trim()).ToList();
+            Assert.Equal("data: [DONE]", events[^1]);
+            var chunks = events.SkipLast(1).Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement).ToList();
+            Assert.DoesNotContain(chunks, c => c.TryGetProperty("error", out _));
+
+            // No token is lost or sent twice: the text streamed adds up to the completion tokens reported.
+            var streamedWords = texts[i].Split(' ', StringSplitOptions.RemoveEmptyEntries).Length
+                + chunks.Where(c => c.GetProperty("choices").GetArrayLength() > 0)
+                    .Sum(c => c.GetProperty("choices")[0].GetProperty("text").GetString()!.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
+            var usage = chunks.Last(c => c.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object).GetProperty("usage");
+            Assert.Equal(usage.GetProperty("completion_tokens").GetInt32(), streamedWords);
+        }
+
+        var metrics = await http.GetStringAsync("metrics");
+        Assert.Matches(@"(?m)^laps_migrated_requests_total [1-9]", metrics);
+    }
+
+    private static async Task<string> FirstTextAsync(StreamReader reader)
+    {
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (line.StartsWith("data: {", StringComparison.Ordinal)
+                && JsonDocument.Parse(line["data: ".Length..]).RootElement.GetProperty("choices") is { } choices
+                && choices.GetArrayLength() > 0
+                && choices[0].GetProperty("text").GetString() is { Length: > 0 } text)
+            {
+                return text;
+            }
+        }
+
+        throw new InvalidOperationException("the stream ended before its first token");
+    }
+
     /// <summary>`promtool check metrics` (installed by .ci/run) must accept the exposition.</summary>
     private static void PromtoolAccepts(string metrics)
     {

@@ -51,6 +51,8 @@ public sealed class SchedulerMetrics
             new HistogramConfiguration { LabelNames = ["worker"], Buckets = Histogram.ExponentialBuckets(0.001, 2, 14) });
         PredictionKendallTau = factory.CreateGauge(
             "laps_length_prediction_kendall_tau", "Kendall tau-b of predicted against true output length over the last 1000 finished requests.");
+        Migrated = factory.CreateCounter(
+            "laps_migrated_requests_total", "Requests moved off a worker that went down, to resume (recomputed) on another.");
         Rejected = factory.CreateCounter(
             "laps_rejected_requests_total", "Requests answered with an error before or instead of being served, by reason.",
             new CounterConfiguration { LabelNames = ["reason"] });
@@ -61,6 +63,7 @@ public sealed class SchedulerMetrics
     public Histogram QueueWait { get; }
     public Gauge Queued { get; }
     public Gauge PredictionKendallTau { get; }
+    public Counter Migrated { get; }
     public Gauge Running { get; }
     public Gauge Perceptible { get; }
     public Counter Preemptions { get; }

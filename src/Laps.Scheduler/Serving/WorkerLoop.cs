@@ -31,6 +31,7 @@ internal sealed partial class WorkerLoop
     private readonly ITokenizer _tokenizer;
     private readonly ILogger _logger;
     private readonly Action _requestLeft;
+    private readonly Func<LiveRequest, WorkerLoop, bool> _migrate;
     private readonly Channel<Command> _commands = Channel.CreateUnbounded<Command>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Dictionary<string, LiveRequest> _live = new(StringComparer.Ordinal);
     private readonly List<LiveRequest> _batch = [];
@@ -39,6 +40,7 @@ internal sealed partial class WorkerLoop
     private int _held;
     private int _running;
     private int _perceptible;
+    private int _probeFailures;
     private readonly TaskCompletionSource _described = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _ready;
 
@@ -51,7 +53,8 @@ internal sealed partial class WorkerLoop
         SchedulerClock clock,
         ITokenizer tokenizer,
         ILogger logger,
-        Action requestLeft)
+        Action requestLeft,
+        Func<LiveRequest, WorkerLoop, bool> migrate)
     {
         Name = name;
         _client = client;
@@ -62,6 +65,7 @@ internal sealed partial class WorkerLoop
         _tokenizer = tokenizer;
         _logger = logger;
         _requestLeft = requestLeft;
+        _migrate = migrate;
     }
 
     public string Name { get; }
@@ -107,6 +111,13 @@ internal sealed partial class WorkerLoop
                 if (_scheduler!.Pending == 0)
                 {
                     PublishGauges(0);
+                    if (!_ready)
+                    {
+                        // Down and idle (its requests moved elsewhere): probe it so it can take traffic again.
+                        await ProbeAsync(stoppingToken).ConfigureAwait(false);
+                        continue;
+                    }
+
                     if (!await _commands.Reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
                     {
                         break;
@@ -361,16 +372,51 @@ internal sealed partial class WorkerLoop
         foreach (var request in _batch)
         {
             worst = Math.Max(worst, ++request.ConsecutiveFailures);
-            if (request.ConsecutiveFailures >= _options.MaxStepFailures && _live.Remove(request.SequenceId))
+        }
+
+        if (worst >= _options.MaxStepFailures)
+        {
+            // The worker is down: every request it held resumes on another worker, which recomputes its prefix
+            // (prompt and the tokens already streamed), so nothing is lost or answered twice.
+            _probeFailures = 0;
+            foreach (var request in _live.Values.ToList())
             {
+                _live.Remove(request.SequenceId);
                 _scheduler!.Cancel(request.State);
+                request.ConsecutiveFailures = 0;
+                if (_migrate(request, this))
+                {
+                    _metrics.Migrated.Inc();
+                    Moved(request);
+                    continue;
+                }
+
                 Left(request);
                 _metrics.Rejected.WithLabels(RejectReason.WorkerError).Inc();
                 request.EventWriter.TryComplete(new RequestFailedException($"worker {Name} failed: {e.StatusCode}", RejectReason.WorkerError));
             }
+
+            return;
         }
 
         await Task.Delay(Backoff(worst), _clock.TimeProvider, stoppingToken).ConfigureAwait(false);
+    }
+
+    private async Task ProbeAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await _client.DescribeAsync(new DescribeRequest(), deadline: Deadline(), cancellationToken: stoppingToken).ConfigureAwait(false);
+            _ready = true;
+            _probeFailures = 0;
+        }
+        catch (RpcException) when (!stoppingToken.IsCancellationRequested)
+        {
+            // Still down; new requests go to ready workers meanwhile, and a command wakes the loop early.
+            var wait = Task.Delay(Backoff(++_probeFailures), _clock.TimeProvider, stoppingToken);
+            await Task.WhenAny(wait, _commands.Reader.WaitToReadAsync(stoppingToken).AsTask()).ConfigureAwait(false);
+            stoppingToken.ThrowIfCancellationRequested();
+        }
     }
 
     private async Task ReleaseAsync(CancellationToken stoppingToken)
@@ -411,6 +457,19 @@ internal sealed partial class WorkerLoop
 
         Interlocked.Decrement(ref _held);
         _requestLeft();
+    }
+
+    /// <summary>Bookkeeping when a request moved to another worker's loop (it did not leave the sidecar).</summary>
+    private void Moved(LiveRequest request)
+    {
+        request.Resident = false;
+        if (request.CountedPerceptible)
+        {
+            request.CountedPerceptible = false;
+            _perceptible--;
+        }
+
+        Interlocked.Decrement(ref _held);
     }
 
     private void FailAll(string message, string reason)

@@ -44,7 +44,7 @@ public sealed class WorkerPool
         var shared = new MaxTokensCapPredictor(new SharedLengthPredictor(predictor, metrics));
         var logger = loggers.CreateLogger<WorkerLoop>();
         _loops = _options.Workers
-            .Select(address => new WorkerLoop(address, clients.Create(address), _options, shared, metrics, clock, tokenizer, logger, RequestLeft))
+            .Select(address => new WorkerLoop(address, clients.Create(address), _options, shared, metrics, clock, tokenizer, logger, RequestLeft, Migrate))
             .ToArray();
     }
 
@@ -104,6 +104,33 @@ public sealed class WorkerPool
             target!.Enqueue(request);
             Admitted?.Invoke(request);
             return AdmissionResult.Admitted;
+        }
+    }
+
+    /// <summary>
+    /// Moves a request off a worker that went down, to the least-loaded other ready worker; false when there is none
+    /// (the caller then fails it). Called from the failing loop, which no longer touches the request afterwards.
+    /// </summary>
+    private bool Migrate(LiveRequest request, WorkerLoop from)
+    {
+        lock (_admission)
+        {
+            WorkerLoop? target = null;
+            foreach (var loop in _loops)
+            {
+                if (loop != from && loop.Ready && (target is null || loop.Held < target.Held))
+                {
+                    target = loop;
+                }
+            }
+
+            if (target is null)
+            {
+                return false;
+            }
+
+            target.Enqueue(request);
+            return true;
         }
     }
 
