@@ -121,6 +121,36 @@ public sealed class LocalPoolEndToEndTests : IAsyncLifetime
         Assert.Matches(@"(?m)^laps_migrated_requests_total [1-9]", metrics);
     }
 
+    [Fact]
+    public async Task A_newcomer_preempts_a_long_request_on_a_real_worker_at_batch_one()
+    {
+        using var timeout = new CancellationTokenSource(Bound);
+        await using var pool = await LocalPool.StartAsync(
+            new LocalPoolSettings(1, "127.0.0.1", 0, "laps", 1, "chat", 1, ProposerKind.Eagle, 4, 64, "laps-sim", null, null),
+            timeout.Token);
+        using var http = new HttpClient { BaseAddress = pool.Url, Timeout = Bound };
+
+        using var longRequest = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
+        {
+            Content = JsonContent.Create(new { model = "laps-sim", prompt = new[] { 11, 12, 13 }, max_tokens = 300, stream = true, seed = 3 }),
+        };
+        using var longResponse = await http.SendAsync(longRequest, HttpCompletionOption.ResponseHeadersRead);
+        using var longReader = new StreamReader(await longResponse.Content.ReadAsStreamAsync());
+        await FirstTextAsync(longReader);
+
+        // LAPS-SD gives a newcomer's first quantum the top queue: it takes the only batch slot at the next step.
+        using var shortResponse = await http.PostAsJsonAsync("v1/completions", new { model = "laps-sim", prompt = new[] { 21, 22 }, max_tokens = 4 });
+        shortResponse.EnsureSuccessStatusCode();
+        var rest = await longReader.ReadToEndAsync();
+
+        var usage = rest.Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(e => e.Trim())
+            .Where(e => e.StartsWith("data: {", StringComparison.Ordinal))
+            .Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement)
+            .Last(c => c.TryGetProperty("laps", out _));
+        Assert.True(usage.GetProperty("laps").GetProperty("preemptions").GetInt32() >= 1, usage.ToString());
+        Assert.Matches(@"(?m)^laps_preemptions_total\{[^}]*\} [1-9]", await http.GetStringAsync("metrics"));
+    }
+
     private static async Task<string> FirstTextAsync(StreamReader reader)
     {
         while (await reader.ReadLineAsync() is { } line)
