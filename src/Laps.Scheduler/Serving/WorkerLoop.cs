@@ -453,6 +453,9 @@ internal sealed partial class WorkerLoop
         {
             request.CountedPerceptible = false;
             _perceptible--;
+
+            // Before the request's last event: a scrape after the response sees it gone.
+            _metrics.Perceptible.WithLabels(Name).Set(_perceptible);
         }
 
         Interlocked.Decrement(ref _held);
@@ -467,6 +470,7 @@ internal sealed partial class WorkerLoop
         {
             request.CountedPerceptible = false;
             _perceptible--;
+            _metrics.Perceptible.WithLabels(Name).Set(_perceptible);
         }
 
         Interlocked.Decrement(ref _held);
