@@ -1,3 +1,4 @@
+using Laps.Scheduling;
 using BenchmarkDotNet.Attributes;
 using Laps.Scheduling.Estimation;
 using Laps.Scheduling.Policies;
@@ -37,7 +38,7 @@ public class SimulatorBenchmarks
         var accLens = new int[n][];
         for (var i = 0; i < n; i++)
         {
-            var length = Math.Clamp((int)Math.Exp(6.0 + Gaussian(random)), 2, 8192);
+            var length = Math.Clamp((int)Math.Exp(6.0 + Sampling.StandardNormal(random)), 2, 8192);
             var acc = new int[length];
             for (var p = 0; p < length; p++)
             {
@@ -76,7 +77,4 @@ public class SimulatorBenchmarks
         var context = new PolicyContext(4, Simulator.ReferenceStepSeconds(_options, _requests), 0.65);
         return new Simulator(_options).Run(_requests, PolicyCatalog.Create(Policy, context), new OracleLengthPredictor());
     }
-
-    private static double Gaussian(Random random)
-        => Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2.0 * Math.PI * random.NextDouble());
 }

@@ -1,3 +1,5 @@
+using Laps.Scheduling.Estimation;
+using Laps.Scheduling.Policies;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
@@ -10,6 +12,27 @@ namespace Laps.Cli.Commands;
 /// </summary>
 internal static class OptionValues
 {
+    /// <summary>The choice tables the commands share, by the name users type.</summary>
+    public static readonly IReadOnlyDictionary<string, ProposerKind> Proposers = new Dictionary<string, ProposerKind>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["eagle"] = ProposerKind.Eagle,
+        ["ngram"] = ProposerKind.Ngram,
+        ["draft"] = ProposerKind.DraftModel,
+    };
+
+    public static readonly IReadOnlyDictionary<string, LapsVariant> Variants = new Dictionary<string, LapsVariant>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["paper"] = LapsVariant.Paper,
+        ["perceived"] = LapsVariant.Perceived,
+    };
+
+    public static readonly IReadOnlyDictionary<string, RemainingEstimate> Estimates = new Dictionary<string, RemainingEstimate>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["point"] = RemainingEstimate.Point,
+        ["posterior"] = RemainingEstimate.Posterior,
+        ["gittins"] = RemainingEstimate.Gittins,
+    };
+
     public static double Number(string option, string token)
         => double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
             ? value

@@ -22,23 +22,10 @@ internal sealed class SimCommand : Command
     private static readonly LapsOptions LapsDefaults = new();
     private static readonly MlfqOptions MlfqDefaults = new();
 
-    private static readonly Dictionary<string, ProposerKind> Proposers = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["eagle"] = ProposerKind.Eagle,
-        ["ngram"] = ProposerKind.Ngram,
-        ["draft"] = ProposerKind.DraftModel,
-    };
-
     private static readonly Dictionary<string, ResumeMode> ResumeModes = new(StringComparer.OrdinalIgnoreCase)
     {
         ["keep"] = ResumeMode.Keep,
         ["recompute"] = ResumeMode.Recompute,
-    };
-
-    private static readonly Dictionary<string, LapsVariant> Variants = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["paper"] = LapsVariant.Paper,
-        ["perceived"] = LapsVariant.Perceived,
     };
 
     private static readonly Dictionary<string, PosteriorConditioning> Conditionings = new(StringComparer.OrdinalIgnoreCase)
@@ -51,13 +38,6 @@ internal sealed class SimCommand : Command
     {
         ["on"] = true,
         ["off"] = false,
-    };
-
-    private static readonly Dictionary<string, RemainingEstimate> Estimates = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["point"] = RemainingEstimate.Point,
-        ["posterior"] = RemainingEstimate.Posterior,
-        ["gittins"] = RemainingEstimate.Gittins,
     };
 
     // Validate() names the property it rejects; these say which option set it.
@@ -119,7 +99,7 @@ internal sealed class SimCommand : Command
         "--workload", "Built-in profile, trace file, or a comma-separated mix (file:weight)", (_, t) => t, () => DefaultWorkload);
 
     internal Option<string> Proposer { get; } = OptionValues.ChoiceOption(
-        "--proposer", "Draft proposer: an EAGLE head, prompt-lookup n-grams, or a separate draft model", Proposers, "eagle");
+        "--proposer", "Draft proposer: an EAGLE head, prompt-lookup n-grams, or a separate draft model", OptionValues.Proposers, "eagle");
 
     internal Option<int> K { get; } = OptionValues.Scalar(
         "--k", "Speculation length k (drafted tokens per step)", OptionValues.Integer, () => SpecDefaults.K);
@@ -169,7 +149,7 @@ internal sealed class SimCommand : Command
 
     internal Option<string> LapsVariantOption { get; } = OptionValues.ChoiceOption(
         "--laps-variant", $"LAPS-SD: 'paper' is the literal reading (every knob at the paper's default: θ0 8 steps, point estimate, no reserved top queue, no prediction before stability); 'perceived' places a perceptible request in the band of its estimated remaining time (default {Lower(LapsDefaults.Variant)}, with the measured best knobs)",
-        Variants, null);
+        OptionValues.Variants, null);
 
     internal Option<string> LapsConditioning { get; } = OptionValues.ChoiceOption(
         "--laps-conditioning", $"LAPS-SD: how the length posterior conditions on the prediction (default {Lower(LapsDefaults.Conditioning)})", Conditionings, null);
@@ -187,7 +167,7 @@ internal sealed class SimCommand : Command
         "--laps-acceptance-prior", $"LAPS-SD: weight of the prior acceptance in Â, in steps (default {Invariant(LapsDefaults.AcceptancePriorSteps)}, paper 0)", OptionValues.Number);
 
     internal Option<string> LapsEstimate { get; } = OptionValues.ChoiceOption(
-        "--laps-estimate", $"LAPS-SD: how remaining time is estimated (default {Lower(LapsDefaults.Estimate)})", Estimates, null);
+        "--laps-estimate", $"LAPS-SD: how remaining time is estimated (default {Lower(LapsDefaults.Estimate)})", OptionValues.Estimates, null);
 
     internal Option<int?> LapsQueues { get; } = OptionValues.Knob(
         "--laps-queues", $"LAPS-SD: number of priority queues (default {LapsDefaults.Queues})", OptionValues.Integer);
@@ -232,14 +212,14 @@ internal sealed class SimCommand : Command
     {
         // The paper variant is the whole literal reading, not one knob: start from its preset.
         var laps = parseResult.GetValue(LapsVariantOption) is { } variant
-            ? (Variants[variant] == LapsVariant.Paper ? LapsOptions.Paper : LapsDefaults with { Variant = Variants[variant] })
+            ? (OptionValues.Variants[variant] == LapsVariant.Paper ? LapsOptions.Paper : LapsDefaults with { Variant = OptionValues.Variants[variant] })
             : LapsDefaults;
         laps = parseResult.GetValue(LapsConditioning) is { } conditioning ? laps with { Conditioning = Conditionings[conditioning] } : laps;
         laps = parseResult.GetValue(LapsReserveTop) is { } reserve ? laps with { ReserveTopQueue = OnOff[reserve] } : laps;
         laps = parseResult.GetValue(LapsPredictEarly) is { } early ? laps with { PredictBeforeStable = OnOff[early] } : laps;
         laps = parseResult.GetValue(LapsCostAware) is { } costAware ? laps with { CostAwarePreemption = OnOff[costAware] } : laps;
         laps = parseResult.GetValue(LapsAcceptancePrior) is { } prior ? laps with { AcceptancePriorSteps = prior } : laps;
-        laps = parseResult.GetValue(LapsEstimate) is { } estimate ? laps with { Estimate = Estimates[estimate] } : laps;
+        laps = parseResult.GetValue(LapsEstimate) is { } estimate ? laps with { Estimate = OptionValues.Estimates[estimate] } : laps;
         laps = parseResult.GetValue(LapsQueues) is { } queues ? laps with { Queues = queues } : laps;
         laps = parseResult.GetValue(LapsTheta0) is { } theta0 ? laps with { Theta0Steps = theta0 } : laps;
         laps = parseResult.GetValue(LapsRatio) is { } ratio ? laps with { Ratio = ratio } : laps;
@@ -264,7 +244,7 @@ internal sealed class SimCommand : Command
         var spec = new ExperimentSpec
         {
             Workload = parseResult.GetValue(Workload) ?? DefaultWorkload,
-            Proposer = Proposers[parseResult.GetValue(Proposer) ?? "eagle"],
+            Proposer = OptionValues.Proposers[parseResult.GetValue(Proposer) ?? "eagle"],
             K = parseResult.GetValue(K),
             Arrivals = parseResult.GetValue(Arrivals) ?? SpecDefaults.Arrivals,
             Loads = parseResult.GetValue(Loads) ?? SpecDefaults.Loads,

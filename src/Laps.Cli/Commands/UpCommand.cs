@@ -123,20 +123,6 @@ internal sealed class UpCommand : Command
 {
     public const string CommandName = "up";
 
-    private static readonly Dictionary<string, ProposerKind> Proposers = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["eagle"] = ProposerKind.Eagle,
-        ["ngram"] = ProposerKind.Ngram,
-        ["draft"] = ProposerKind.DraftModel,
-    };
-
-    private static readonly Dictionary<string, string> Variants = new(StringComparer.OrdinalIgnoreCase) { ["paper"] = nameof(LapsVariant.Paper), ["perceived"] = nameof(LapsVariant.Perceived) };
-
-    private static readonly Dictionary<string, string> Estimates = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["point"] = nameof(RemainingEstimate.Point), ["posterior"] = nameof(RemainingEstimate.Posterior), ["gittins"] = nameof(RemainingEstimate.Gittins),
-    };
-
     public UpCommand()
         : base(CommandName, "Start a local pool: the scheduler sidecar and N sim workers, serving the OpenAI API.")
     {
@@ -155,12 +141,12 @@ internal sealed class UpCommand : Command
     internal Option<int> Batch { get; } = OptionValues.Scalar("--batch", "Sequences per step on each worker", OptionValues.Integer, () => 8);
     internal Option<string> Workload { get; } = OptionValues.Scalar("--workload", "The sim workers' acceptance: a trace (replayed when a prompt matches) and/or a built-in profile", (_, t) => t, () => "chat");
     internal Option<double> TimeScale { get; } = OptionValues.Scalar("--time-scale", "Speed-up of the sim workers' step time (1: real time)", OptionValues.Number, () => 1);
-    internal Option<string> Proposer { get; } = OptionValues.ChoiceOption("--proposer", "eagle, ngram or draft", Proposers, "eagle");
+    internal Option<string> Proposer { get; } = OptionValues.ChoiceOption("--proposer", "eagle, ngram or draft", OptionValues.Proposers, "eagle");
     internal Option<int> K { get; } = OptionValues.Scalar("--k", "Speculation length", OptionValues.Integer, () => 4);
     internal Option<int> MaxQueued { get; } = OptionValues.Scalar("--max-queued", "Waiting requests before 429", OptionValues.Integer, () => 256);
     internal Option<string> Model { get; } = OptionValues.Scalar("--model", "The model name served", (_, t) => t, () => "laps-sim");
-    internal Option<string> LapsVariantOption { get; } = OptionValues.ChoiceOption("--laps-variant", "LAPS-SD: paper or perceived", Variants, null);
-    internal Option<string> LapsEstimate { get; } = OptionValues.ChoiceOption("--laps-estimate", "LAPS-SD: point, posterior or gittins", Estimates, null);
+    internal Option<string> LapsVariantOption { get; } = OptionValues.ChoiceOption("--laps-variant", "LAPS-SD: paper or perceived", OptionValues.Variants, null);
+    internal Option<string> LapsEstimate { get; } = OptionValues.ChoiceOption("--laps-estimate", "LAPS-SD: point, posterior or gittins", OptionValues.Estimates, null);
 
     internal LocalPoolSettings Bind(ParseResult parseResult)
     {
@@ -197,10 +183,10 @@ internal sealed class UpCommand : Command
         var workload = parseResult.GetValue(Workload)!;
         _ = WorkloadSpec.Parse(workload); // names a bad profile or a missing file now, not in a worker
         return new LocalPoolSettings(
-            workers, parseResult.GetValue(Host)!, port, policy, batch, workload, timeScale, Proposers[parseResult.GetValue(Proposer)!],
+            workers, parseResult.GetValue(Host)!, port, policy, batch, workload, timeScale, OptionValues.Proposers[parseResult.GetValue(Proposer)!],
             parseResult.GetValue(K), parseResult.GetValue(MaxQueued), parseResult.GetValue(Model)!,
-            parseResult.GetValue(LapsVariantOption) is { } v ? Variants[v] : null,
-            parseResult.GetValue(LapsEstimate) is { } e ? Estimates[e] : null);
+            parseResult.GetValue(LapsVariantOption) is { } v ? OptionValues.Variants[v].ToString() : null,
+            parseResult.GetValue(LapsEstimate) is { } e ? OptionValues.Estimates[e].ToString() : null);
     }
 
     private async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)

@@ -22,13 +22,6 @@ internal sealed class WorkerCommand : Command
 
     private static readonly SimWorkerOptions Defaults = new();
 
-    private static readonly Dictionary<string, ProposerKind> Proposers = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["eagle"] = ProposerKind.Eagle,
-        ["ngram"] = ProposerKind.Ngram,
-        ["draft"] = ProposerKind.DraftModel,
-    };
-
     // Validate() names the property it rejects; these say which option set it.
     private static readonly Dictionary<string, string> OptionNames = new(StringComparer.Ordinal)
     {
@@ -67,7 +60,7 @@ internal sealed class WorkerCommand : Command
         "--time-scale", "Run this many times faster than the step-time model (1: real time)", OptionValues.Number, () => Defaults.TimeScale);
 
     internal Option<string> Proposer { get; } = OptionValues.ChoiceOption(
-        "--proposer", "Draft proposer: an EAGLE head, prompt-lookup n-grams, or a separate draft model", Proposers, "eagle");
+        "--proposer", "Draft proposer: an EAGLE head, prompt-lookup n-grams, or a separate draft model", OptionValues.Proposers, "eagle");
 
     internal Option<int> K { get; } = OptionValues.Scalar(
         "--k", "Speculation length k (drafted tokens per step)", OptionValues.Integer, () => Defaults.K);
@@ -106,7 +99,7 @@ internal sealed class WorkerCommand : Command
         var options = new SimWorkerOptions
         {
             WorkerId = parseResult.GetValue(WorkerId) ?? Environment.MachineName,
-            Proposer = Proposers[parseResult.GetValue(Proposer) ?? "eagle"],
+            Proposer = OptionValues.Proposers[parseResult.GetValue(Proposer) ?? "eagle"],
             K = parseResult.GetValue(K),
             MaxBatch = parseResult.GetValue(MaxBatch),
             MaxStepsPerCall = parseResult.GetValue(MaxSteps),

@@ -24,7 +24,9 @@ public sealed class LiveRequest
     public long Id { get; }
 
     /// <summary>The id the workers know this request's sequence by.</summary>
-    public string SequenceId => FormattableString.Invariant($"req-{Id}");
+    public string SequenceId => SequenceIdFor(Id);
+
+    internal static string SequenceIdFor(long id) => FormattableString.Invariant($"req-{id}");
 
     public IReadOnlyList<int> PromptTokenIds { get; }
     public int MaxTokens { get; }

@@ -228,7 +228,7 @@ internal sealed partial class WorkerLoop
         _batch.Clear();
         foreach (var state in decision.Selected)
         {
-            var request = _live[SequenceIdOf(state.Id)];
+            var request = _live[LiveRequest.SequenceIdFor(state.Id)];
             _batch.Add(request);
             if (!request.EverSelected)
             {
@@ -515,8 +515,6 @@ internal sealed partial class WorkerLoop
 
     private TimeSpan Backoff(int attempt)
         => TimeSpan.FromMilliseconds(Math.Min(MaxBackoff.TotalMilliseconds, _options.RetryBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 16))));
-
-    private static string SequenceIdOf(long id) => FormattableString.Invariant($"req-{id}");
 
     [LoggerMessage(Level = LogLevel.Information, Message = "worker {Worker} is {WorkerId}: k={K}, batch {Batch}, reference step {StepSeconds} s")]
     private partial void LogDescribed(string worker, string workerId, int k, int batch, double stepSeconds);

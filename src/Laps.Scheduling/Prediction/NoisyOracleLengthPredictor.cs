@@ -37,14 +37,6 @@ public sealed class NoisyOracleLengthPredictor : ILengthPredictor
     {
         var truth = request.Oracle?.TrueLength
                     ?? throw new InvalidOperationException($"request {request.Id} carries no ground truth: the noisy oracle only works in simulation");
-        return Math.Max(1, truth * Math.Exp(NoiseSigma * Gaussian(_random)));
-    }
-
-    internal static double Gaussian(Random random)
-    {
-        // Box-Muller; 1 - NextDouble() keeps the logarithm finite.
-        var u1 = 1.0 - random.NextDouble();
-        var u2 = random.NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+        return Math.Max(1, truth * Math.Exp(NoiseSigma * Sampling.StandardNormal(_random)));
     }
 }

@@ -7,12 +7,7 @@ namespace Laps.Simulation.Workloads;
 public static class Distributions
 {
     /// <summary>Standard normal variate (Box–Muller; one of the pair is discarded to keep the method stateless).</summary>
-    public static double Gaussian(Random random)
-    {
-        var u1 = 1.0 - random.NextDouble(); // (0, 1]
-        var u2 = random.NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
-    }
+    public static double Gaussian(Random random) => Laps.Scheduling.Sampling.StandardNormal(random);
 
     /// <summary>Exponential variate with the given mean.</summary>
     public static double Exponential(Random random, double mean)

@@ -1,3 +1,4 @@
+using Laps.Scheduling;
 using Laps.Scheduling.Prediction;
 using Laps.Scheduling.Requests;
 using static Laps.Scheduling.Tests.Builders.RequestBuilder;
@@ -61,7 +62,7 @@ public sealed class NoisyOracleLengthPredictorTests
         var predicted = new double[2000];
         for (var i = 0; i < truth.Length; i++)
         {
-            var length = Math.Max(1, (int)Math.Round(Math.Exp(mu + (sigmaL * StandardNormal(lengths)))));
+            var length = Math.Max(1, (int)Math.Round(Math.Exp(mu + (sigmaL * Sampling.StandardNormal(lengths)))));
             truth[i] = length;
             predicted[i] = predictor.Predict(Request(i).WithTruth(length));
         }
@@ -122,7 +123,4 @@ public sealed class NoisyOracleLengthPredictorTests
 
         Assert.Contains("42", ex.Message, StringComparison.Ordinal);
     }
-
-    private static double StandardNormal(Random random)
-        => Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2.0 * Math.PI * random.NextDouble());
 }

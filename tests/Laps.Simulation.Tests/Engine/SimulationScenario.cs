@@ -1,3 +1,4 @@
+using Laps.Scheduling;
 using Laps.Scheduling.Estimation;
 using Laps.Scheduling.Policies;
 using Laps.Scheduling.Prediction;
@@ -18,7 +19,7 @@ internal static class SimulationScenario
         var stepSeconds = StepTimeModel.H100Llama8B.StepSeconds(ProposerKind.Eagle, 4, 1, 0, 500);
         for (var i = 0; i < n; i++)
         {
-            lengths[i] = Math.Clamp((int)Math.Exp(4.5 + (lengthSigma * Gaussian(random))), 2, 3000);
+            lengths[i] = Math.Clamp((int)Math.Exp(4.5 + (lengthSigma * Sampling.StandardNormal(random))), 2, 3000);
             var alpha = 0.6 + (alphaSpread * (random.NextDouble() - 0.5));
             var acc = new int[lengths[i]];
             for (var p = 0; p < acc.Length; p++)
@@ -58,7 +59,4 @@ internal static class SimulationScenario
         var context = Context(requests, options);
         return new Simulator(options).Run(requests, PolicyCatalog.Create(policy, context, settings), predictor ?? new OracleLengthPredictor());
     }
-
-    private static double Gaussian(Random random)
-        => Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2.0 * Math.PI * random.NextDouble());
 }
