@@ -1,0 +1,187 @@
+using System.Globalization;
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace Laps.Monitoring.Tests;
+
+/// <summary>
+/// Every dashboard query and every alert, run by the real Prometheus against the real sidecar's metrics
+/// (<see cref="ScrapedPools"/>). "Returns data" means: the instant query's result vector is not empty, i.e. the series
+/// it names exist with the labels it selects and aggregates by, and its functions and binary operators match them
+/// up. A value may still be 0 (an idle gauge, a counter that rose only before its first scrape) or NaN (a quantile
+/// over no new observations); <see cref="The_load_produced_the_events_the_panels_show"/> checks, separately, that
+/// the load drove each kind of event. Queries of the operator's metrics need an operator to scrape
+/// (<see cref="ScrapedPools.OperatorScraped"/>): they are listed, not run, until it exists.
+/// </summary>
+public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output) : IClassFixture<ScrapedPools>
+{
+    /// <summary>Grafana's values when every namespace, pool and worker is selected ("All").</summary>
+    private static readonly Dictionary<string, string> Variables = new(StringComparer.Ordinal)
+    {
+        ["__rate_interval"] = "1m",
+        ["namespace"] = ".*",
+        ["pool"] = ".*",
+        ["worker"] = ".*",
+    };
+
+    private static readonly Dashboard Board = Dashboard.Load();
+    private static readonly RuleFile Rules = RuleFile.Load(Repository.Alerts);
+
+    public static TheoryData<string, string> DashboardQueries => Covered(Board.Queries.Select(q => (q.Panel, q.Expr)));
+
+    public static TheoryData<string, string> AlertQueries => Covered(AllAlertQueries);
+
+    private static IEnumerable<(string Alert, string Query)> AllAlertQueries
+        => Rules.Alerts.SelectMany(a => PromQl.DataQueries(a.Expr).Select(q => (a.Alert!, q)));
+
+    [Theory]
+    [MemberData(nameof(DashboardQueries))]
+    public async Task The_dashboard_query_returns_data(string panel, string expr)
+    {
+        if (stack.Prometheus is not { } prometheus)
+        {
+            return; // no prometheus binary on this developer machine; CI has it
+        }
+
+        var query = PromQl.Substitute(expr, Variables);
+        var result = await prometheus.QueryUntilDataAsync(query, stack.Deadline);
+        Assert.True(result.GetArrayLength() > 0, $"panel '{panel}': no data for {query}");
+        output.WriteLine($"{query}\n  => {Describe(result)}");
+    }
+
+    [Theory]
+    [MemberData(nameof(AlertQueries))]
+    public async Task The_alert_expression_without_its_threshold_returns_data(string alert, string query)
+    {
+        if (stack.Prometheus is not { } prometheus)
+        {
+            return;
+        }
+
+        var result = await prometheus.QueryUntilDataAsync(query, stack.Deadline);
+        Assert.True(result.GetArrayLength() > 0, $"alert {alert}: no data for {query}");
+        output.WriteLine($"{query}\n  => {Describe(result)}");
+    }
+
+    [Theory]
+    [InlineData("sum(laps_request_duration_seconds_count{pool=\"chat\"})", "requests completed")]
+    [InlineData("sum(laps_accepted_tokens_total) / sum(laps_drafted_tokens_total)", "an acceptance rate")]
+    [InlineData("sum(laps_request_acceptance_ratio_count)", "per-request acceptance")]
+    [InlineData("sum(laps_preemptions_total)", "preemptions")]
+    [InlineData("sum(laps_execution_time_estimate_relative_error_ratio_count)", "execution-time estimates checked")]
+    [InlineData("sum(laps_worker_step_duration_seconds_count)", "worker steps")]
+    [InlineData("sum(laps_queue_wait_seconds_count)", "queue waits")]
+    [InlineData("sum(laps_rejected_requests_total{reason=\"queue_full\"})", "429s")]
+    [InlineData("sum(laps_rejected_requests_total{reason=\"unknown_model\"})", "an unknown model")]
+    [InlineData("sum(laps_rejected_requests_total{reason=\"invalid_request\"})", "a malformed request")]
+    [InlineData("sum(laps_rejected_requests_total{reason=\"worker_error\", pool=\"faults\"})", "a worker error")]
+    [InlineData("sum(laps_migrated_requests_total{pool=\"faults\"})", "a migration")]
+    [InlineData("count(laps_length_prediction_kendall_tau{pool=\"chat\"} >= -1)", "a Kendall tau")]
+    [InlineData("sum(rate(laps_request_duration_seconds_count{pool=\"chat\"}[1m]))", "a completion rate")]
+    [InlineData("sum(rate(laps_accepted_tokens_total{pool=\"chat\"}[1m]))", "an accepted-token rate")]
+    [InlineData("sum(rate(laps_worker_step_duration_seconds_count{pool=\"chat\"}[1m]))", "a step rate")]
+    public async Task The_load_produced_the_events_the_panels_show(string expr, string what)
+    {
+        if (stack.Prometheus is not { } prometheus)
+        {
+            return;
+        }
+
+        var result = await prometheus.QueryUntilDataAsync($"({expr}) > 0", stack.Deadline);
+        Assert.True(result.GetArrayLength() > 0, $"no {what} scraped: {expr} is not above 0");
+    }
+
+    [Theory]
+    [InlineData("namespace", "laps_requests_running", new[] { ScrapedPools.Namespace })]
+    [InlineData("pool", "laps_requests_running{namespace=~\".*\"}", new[] { "chat", "faults" })]
+    public async Task The_variables_list_what_prometheus_scraped(string label, string selector, string[] expected)
+    {
+        if (stack.Prometheus is not { } prometheus)
+        {
+            return;
+        }
+
+        Assert.Equal(expected, await prometheus.LabelValuesAsync(label, selector, stack.Deadline));
+    }
+
+    [Fact]
+    public async Task The_worker_variable_lists_every_worker_of_every_pool()
+    {
+        if (stack.Prometheus is not { } prometheus)
+        {
+            return;
+        }
+
+        var workers = await prometheus.LabelValuesAsync("worker", "laps_requests_running{namespace=~\".*\", pool=~\".*\"}", stack.Deadline);
+        Assert.Equal(stack.WorkerAddresses.Order(StringComparer.Ordinal), workers.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Prometheus_loads_every_alert_and_evaluates_it_without_error()
+    {
+        if (stack.Prometheus is not { } prometheus)
+        {
+            return;
+        }
+
+        // Rules are evaluated every second; an unevaluated one reports "unknown".
+        List<(string Name, string Health, string Error)> rules;
+        do
+        {
+            using var doc = await prometheus.GetJsonAsync("api/v1/rules?type=alert", stack.Deadline);
+            rules = [.. doc.RootElement.GetProperty("data").GetProperty("groups").EnumerateArray()
+                .SelectMany(g => g.GetProperty("rules").EnumerateArray())
+                .Select(r => (r.GetProperty("name").GetString()!, r.GetProperty("health").GetString()!, r.TryGetProperty("lastError", out var e) ? e.GetString() ?? "" : ""))];
+        }
+        while (rules.Any(r => r.Health == "unknown") && await Delay());
+
+        Assert.Equal(Rules.Alerts.Select(a => a.Alert!).Order(StringComparer.Ordinal), rules.Select(r => r.Name).Order(StringComparer.Ordinal));
+        Assert.All(rules, r => Assert.True(r.Health == "ok", $"{r.Name}: {r.Health} {r.Error}"));
+    }
+
+    [Fact]
+    public void Only_queries_of_the_operator_are_left_out_of_the_live_check()
+    {
+        var all = Board.Queries.Select(q => (q.Panel, q.Expr)).Concat(AllAlertQueries).ToList();
+        var left = all.Where(q => !DashboardQueries.Concat(AlertQueries).Any(c => (string)c[0] == q.Item1 && (string)c[1] == q.Item2)).ToList();
+        Assert.All(left, q => Assert.True(ScrapedPools.NeedsOperator(q.Item2), $"'{q.Item1}' is not checked live: {q.Item2}"));
+        foreach (var (source, query) in left)
+        {
+            output.WriteLine($"not run until an operator is scraped: {source}: {query}");
+        }
+    }
+
+    [Fact]
+    public void The_bench_saw_429s_and_completed_the_rest()
+    {
+        if (stack.Prometheus is null)
+        {
+            return;
+        }
+
+        var report = stack.BenchReport;
+        Assert.True(report.GetProperty("completed").GetInt32() > 0, report.ToString());
+        Assert.True(report.GetProperty("error_kinds").TryGetProperty("http 429", out var rejected) && rejected.GetInt32() > 0, report.ToString());
+        Assert.Equal(report.GetProperty("requests").GetInt32(), report.GetProperty("completed").GetInt32() + rejected.GetInt32());
+    }
+
+    private static TheoryData<string, string> Covered(IEnumerable<(string Source, string Query)> queries)
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var (source, query) in queries.Where(q => ScrapedPools.OperatorScraped || !ScrapedPools.NeedsOperator(q.Query)))
+        {
+            data.Add(source, query);
+        }
+
+        return data;
+    }
+
+    private async Task<bool> Delay()
+    {
+        await Task.Delay(TimeSpan.FromMilliseconds(250), stack.Deadline);
+        return true;
+    }
+
+    private static string Describe(JsonElement result) => string.Join("; ", result.EnumerateArray().Take(4).Select(r =>
+        $"{r.GetProperty("metric")} {r.GetProperty("value")[1].GetString()}")) + (result.GetArrayLength() > 4 ? string.Create(CultureInfo.InvariantCulture, $"; ... ({result.GetArrayLength()} series)") : "");
+}

@@ -1,0 +1,174 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Laps.Cli;
+using Laps.Cli.Commands;
+using Laps.Scheduling.Estimation;
+
+namespace Laps.Monitoring.Tests;
+
+/// <summary>
+/// Everything the live queries run against, started once per test class within one bound: two local pools
+/// (`laps up`'s in-process sidecar and sim workers over loopback), driven so that every sidecar metric has samples,
+/// and the real Prometheus scraping both every second with the labels the dashboard's variables select on.
+/// <list type="bullet">
+/// <item>pool <c>chat</c>: two bad requests (unknown model, malformed JSON), then `laps bench` sends a burst larger
+/// than the queue: preemptions, acceptance, estimates, 429 queue_full rejections.</item>
+/// <item>pool <c>faults</c>: worker 1 is stopped, so a request routed to it migrates to worker 0; then worker 0 is
+/// stopped too, so the next request fails with worker_error.</item>
+/// </list>
+/// </summary>
+public sealed class ScrapedPools : IAsyncLifetime, IDisposable
+{
+    /// <summary>The one bound on starting, driving and querying everything.</summary>
+    public static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
+
+    public const string Namespace = "laps-test";
+    public const string SchedulerJob = "laps-scheduler";
+
+    /// <summary>
+    /// Whether an operator is scraped too (job laps-operator). Not yet: `laps operator` is written on its own branch;
+    /// once it is on main, start it here against tests/Laps.Kubernetes.Fake, add its ScrapeTarget and set this.
+    /// </summary>
+    public const bool OperatorScraped = false;
+
+    private readonly CancellationTokenSource _deadline = new(Bound);
+    private LocalPool? _chat;
+    private LocalPool? _faults;
+
+    public CancellationToken Deadline => _deadline.Token;
+
+    /// <summary>Null on a developer machine without the prometheus binary (CI fails instead).</summary>
+    internal PrometheusServer? Prometheus { get; private set; }
+
+    public JsonElement BenchReport { get; private set; }
+
+    public IReadOnlyList<string> WorkerAddresses => [.. _chat!.WorkerAddresses, .. _faults!.WorkerAddresses];
+
+    public static bool NeedsOperator(string expr)
+        => expr.Contains("laps_operator_", StringComparison.Ordinal) || expr.Contains("job=\"laps-operator\"", StringComparison.Ordinal);
+
+    public async Task InitializeAsync()
+    {
+        if (ExternalTool.Find("prometheus") is not { } binary)
+        {
+            return;
+        }
+
+        var chat = LocalPool.StartAsync(
+            new LocalPoolSettings(2, "127.0.0.1", 0, "laps", 2, "chat", 5, ProposerKind.Eagle, 4, 8, "laps-sim", null, null), Deadline);
+        var faults = LocalPool.StartAsync(
+            new LocalPoolSettings(2, "127.0.0.1", 0, "laps", 4, "chat", 1, ProposerKind.Eagle, 4, 64, "laps-sim", null, null), Deadline);
+        _chat = await chat;
+        _faults = await faults;
+
+        Prometheus = await PrometheusServer.StartAsync(
+            binary,
+            [
+                new ScrapeTarget(SchedulerJob, _chat.Url, new Dictionary<string, string> { ["namespace"] = Namespace, ["pool"] = "chat" }),
+                new ScrapeTarget(SchedulerJob, _faults.Url, new Dictionary<string, string> { ["namespace"] = Namespace, ["pool"] = "faults" }),
+            ],
+            [Repository.Alerts],
+            Deadline);
+
+        // Scraped once before any load, so that rates see the counters rise.
+        await Prometheus.WaitForTargetsUpAsync(2, Deadline);
+        await Task.WhenAll(DriveChatAsync(_chat), DriveFaultsAsync(_faults));
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Prometheus is not null)
+        {
+            await Prometheus.DisposeAsync();
+        }
+
+        foreach (var pool in new[] { _chat, _faults })
+        {
+            if (pool is not null)
+            {
+                await pool.DisposeAsync();
+            }
+        }
+    }
+
+    public void Dispose() => _deadline.Dispose();
+
+    private async Task DriveChatAsync(LocalPool pool)
+    {
+        using var http = new HttpClient { BaseAddress = pool.Url, Timeout = Bound };
+        using (var unknownModel = await http.PostAsJsonAsync("v1/completions", new { model = "no-such-model", prompt = "hi", max_tokens = 4 }, Deadline))
+        {
+            Assert.Equal(404, (int)unknownModel.StatusCode);
+        }
+
+        using (var malformed = await http.PostAsync("v1/completions", new StringContent("{\"model\":", Encoding.UTF8, "application/json"), Deadline))
+        {
+            Assert.Equal(400, (int)malformed.StatusCode);
+        }
+
+        // 64 requests over about 3 s (several scrapes, so rates see counters rise) into 2 workers x batch 2 with at
+        // most 8 waiting: newcomers preempt, and some are answered 429.
+        var (exitCode, stdout, stderr) = await Task.Run(() => RunLaps(
+            "bench", "--target", pool.Url.ToString(), "--workload", "gsm8k", "--requests", "64", "--rate", "20",
+            "--seed", "7", "--timeout", "60", "--json"), Deadline);
+        Assert.True(exitCode == 0, stderr);
+        using var report = JsonDocument.Parse(stdout);
+        BenchReport = report.RootElement.Clone();
+    }
+
+    private async Task DriveFaultsAsync(LocalPool pool)
+    {
+        using var http = new HttpClient { BaseAddress = pool.Url, Timeout = Bound };
+        await pool.StopWorkerAsync(1);
+
+        // Routed to worker 0 (both idle): a long request, real time, so that it still holds worker 0 below.
+        using var longRequest = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
+        {
+            Content = JsonContent.Create(new { model = "laps-sim", prompt = new[] { 11, 12, 13 }, max_tokens = 4000, stream = true, seed = 3 }),
+        };
+        using (var longResponse = await http.SendAsync(longRequest, HttpCompletionOption.ResponseHeadersRead, Deadline))
+        {
+            longResponse.EnsureSuccessStatusCode();
+            using var reader = new StreamReader(await longResponse.Content.ReadAsStreamAsync(Deadline));
+            await FirstTokenAsync(reader);
+
+            // The least-loaded worker is now the stopped one: its steps fail and the request moves to worker 0.
+            using var migrated = await http.PostAsJsonAsync("v1/completions", new { model = "laps-sim", prompt = new[] { 21, 22 }, max_tokens = 4 }, Deadline);
+            Assert.True(migrated.IsSuccessStatusCode, await migrated.Content.ReadAsStringAsync(Deadline));
+        }
+
+        // The long request's client went away; with worker 0 gone too, the next request has nowhere to go.
+        await pool.StopWorkerAsync(0);
+        using var failed = await http.PostAsJsonAsync("v1/completions", new { model = "laps-sim", prompt = new[] { 31, 32 }, max_tokens = 4 }, Deadline);
+        Assert.False(failed.IsSuccessStatusCode, await failed.Content.ReadAsStringAsync(Deadline));
+    }
+
+    private async Task FirstTokenAsync(StreamReader reader)
+    {
+        while (await reader.ReadLineAsync(Deadline) is { } line)
+        {
+            if (!line.StartsWith("data: {", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            using var chunk = JsonDocument.Parse(line["data: ".Length..]);
+            var choices = chunk.RootElement.GetProperty("choices");
+            if (choices.GetArrayLength() > 0 && choices[0].GetProperty("text").GetString() is { Length: > 0 })
+            {
+                return;
+            }
+        }
+
+        throw new InvalidOperationException("the stream ended before its first token");
+    }
+
+    private static (int ExitCode, string Stdout, string Stderr) RunLaps(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exitCode = new LapsCommand().Invoke(args, new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        return (exitCode, stdout.ToString(), stderr.ToString());
+    }
+}
