@@ -17,6 +17,7 @@ public sealed partial class MetricsTests
         { "laps_preemptions_total", "counter" },
         { "laps_drafted_tokens_total", "counter" },
         { "laps_accepted_tokens_total", "counter" },
+        { "laps_generated_tokens_total", "counter" },
         { "laps_request_acceptance_ratio", "histogram" },
         { "laps_execution_time_estimate_relative_error_ratio", "histogram" },
         { "laps_worker_step_duration_seconds", "histogram" },
@@ -42,6 +43,8 @@ public sealed partial class MetricsTests
         // One request of 7 tokens: 3 steps of 3 drafts, 2 + 2 + 0 accepted.
         Assert.Equal(9, samples["laps_drafted_tokens_total{worker=\"worker-0:5000\"}"]);
         Assert.Equal(4, samples["laps_accepted_tokens_total{worker=\"worker-0:5000\"}"]);
+        Assert.Equal(7, samples["laps_generated_tokens_total{worker=\"worker-0:5000\"}"]);
+        Assert.Equal(0, samples["laps_requests_queued{worker=\"worker-0:5000\",level=\"0\"}"]);
         Assert.Equal(1, samples["laps_request_duration_seconds_count"]);
         Assert.Equal(1, samples["laps_time_to_first_token_seconds_count"]);
         Assert.Equal(3, samples["laps_worker_step_duration_seconds_count{worker=\"worker-0:5000\"}"]);
@@ -88,6 +91,40 @@ public sealed partial class MetricsTests
         Assert.Equal(1, samples["laps_execution_time_estimate_relative_error_ratio_count"]);
         Assert.Equal(0, samples["laps_perceptible_requests{worker=\"worker-0:5000\"}"]); // it left
         Assert.Equal(1, samples["laps_request_acceptance_ratio_count"]);
+    }
+
+    [Fact]
+    public async Task Queued_CountsWaitingRequestsByTheirQueueLevel()
+    {
+        // MLFQ, one slot, 10 ms steps: the top level's quantum is 2 steps, so after 3 steps a request is at level 1.
+        await using var sidecar = await SidecarHarness.StartAsync(new Dictionary<string, string?>
+        {
+            ["Scheduler:Policy"] = "mlfq",
+            ["Scheduler:Batch"] = "1",
+            ["Scheduler:StepSeconds"] = "0.01",
+        });
+        var worker = sidecar.Worker;
+        worker.Manual = true;
+        var longRequest = sidecar.PostAsync("/v1/completions", new { prompt = "long", max_tokens = 90 });
+        var longId = (await worker.Steps.WaitAsync(_ => true)).Batch[0].SequenceId;
+        worker.Allow(3);
+        await worker.Steps.WaitAsync(_ => true, skip: 3);
+
+        // A newcomer enters level 0 and takes the slot; the long request waits one level down.
+        var shortRequest = sidecar.PostAsync("/v1/completions", new { prompt = "short", max_tokens = 3 });
+        await sidecar.Admitted.WaitAsync(_ => true, skip: 1);
+        worker.Allow();
+        var step = await worker.Steps.WaitAsync(_ => true, skip: 4);
+        Assert.NotEqual(longId, step.Batch[0].SequenceId);
+
+        var samples = Parse(await sidecar.Client.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
+        Assert.Equal(0, samples["laps_requests_queued{worker=\"worker-0:5000\",level=\"0\"}"]);
+        Assert.Equal(1, samples["laps_requests_queued{worker=\"worker-0:5000\",level=\"1\"}"]);
+        worker.Allow(1000);
+        using (await shortRequest)
+        using (await longRequest)
+        {
+        }
     }
 
     private static async Task<string> ScrapeAfterTrafficAsync()

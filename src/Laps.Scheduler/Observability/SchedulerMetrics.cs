@@ -24,7 +24,8 @@ public sealed class SchedulerMetrics
             "laps_queue_wait_seconds", "Seconds from a request's arrival to its first batch slot.",
             new HistogramConfiguration { Buckets = LatencyBuckets });
         Queued = factory.CreateGauge(
-            "laps_requests_queued", "Admitted requests waiting for a batch slot.", new GaugeConfiguration { LabelNames = ["worker"] });
+            "laps_requests_queued", "Admitted requests waiting for a batch slot, by the policy's queue level (0 = highest priority).",
+            new GaugeConfiguration { LabelNames = ["worker", "level"] });
         Running = factory.CreateGauge(
             "laps_requests_running", "Requests in the batch of the current step.", new GaugeConfiguration { LabelNames = ["worker"] });
         Perceptible = factory.CreateGauge(
@@ -38,6 +39,9 @@ public sealed class SchedulerMetrics
             new CounterConfiguration { LabelNames = ["worker"] });
         AcceptedTokens = factory.CreateCounter(
             "laps_accepted_tokens_total", "Drafted tokens the target model accepted, as workers reported them.",
+            new CounterConfiguration { LabelNames = ["worker"] });
+        GeneratedTokens = factory.CreateCounter(
+            "laps_generated_tokens_total", "Tokens emitted to clients (accepted drafts plus each step's own token), as workers reported them.",
             new CounterConfiguration { LabelNames = ["worker"] });
         RequestAcceptance = factory.CreateHistogram(
             "laps_request_acceptance_ratio", "Per finished request, accepted over drafted tokens.",
@@ -69,6 +73,7 @@ public sealed class SchedulerMetrics
     public Counter Preemptions { get; }
     public Counter DraftedTokens { get; }
     public Counter AcceptedTokens { get; }
+    public Counter GeneratedTokens { get; }
     public Histogram RequestAcceptance { get; }
     public Histogram EstimateError { get; }
     public Histogram StepDuration { get; }
@@ -84,4 +89,12 @@ public static class RejectReason
     public const string QueueFull = "queue_full";
     public const string ShuttingDown = "shutting_down";
     public const string WorkerError = "worker_error";
+}
+
+/// <summary>Values of the <c>level</c> label of <c>laps_requests_queued</c>, made once (policies have at most 64 levels).</summary>
+internal static class LevelLabels
+{
+    private static readonly string[] Cached = [.. Enumerable.Range(0, 64).Select(l => l.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
+    public static string For(int level) => level < Cached.Length ? Cached[level] : level.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

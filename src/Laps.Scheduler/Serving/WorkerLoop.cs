@@ -36,7 +36,10 @@ internal sealed partial class WorkerLoop
     private readonly Dictionary<string, LiveRequest> _live = new(StringComparer.Ordinal);
     private readonly List<LiveRequest> _batch = [];
     private readonly List<string> _toRelease = [];
+    private const int QueuedRecountEveryStep = 1024;
     private BatchScheduler? _scheduler;
+    private int[] _queuedByLevel = new int[1];
+    private int _stepsSinceLevelCount;
     private int _held;
     private int _running;
     private int _perceptible;
@@ -314,6 +317,7 @@ internal sealed partial class WorkerLoop
 
             if (emitted > 0)
             {
+                _metrics.GeneratedTokens.WithLabels(Name).Inc(emitted);
                 if (!hadToken)
                 {
                     _metrics.TimeToFirstToken.Observe(Math.Max(0, now - state.ArrivalTime));
@@ -505,10 +509,50 @@ internal sealed partial class WorkerLoop
     private void PublishGauges(int running)
     {
         Volatile.Write(ref _running, running);
-        var pending = _scheduler?.Pending ?? 0;
         _metrics.Running.WithLabels(Name).Set(running);
-        _metrics.Queued.WithLabels(Name).Set(Math.Max(0, pending - running));
         _metrics.Perceptible.WithLabels(Name).Set(_perceptible);
+        PublishQueuedByLevel();
+    }
+
+    /// <summary>
+    /// Waiting requests per queue level. Levels move with every step, so this counts them afresh: every step while
+    /// the queue is short, every 16th once it is long (a scrape every few seconds cannot tell, the step loop can).
+    /// </summary>
+    private void PublishQueuedByLevel()
+    {
+        var pending = _scheduler?.Pending ?? 0;
+        if (pending > QueuedRecountEveryStep && ++_stepsSinceLevelCount < 16)
+        {
+            return;
+        }
+
+        _stepsSinceLevelCount = 0;
+        Array.Clear(_queuedByLevel);
+        if (pending > 0)
+        {
+            var policy = _scheduler!.Policy;
+            foreach (var request in _live.Values)
+            {
+                if (request.State.Running)
+                {
+                    continue;
+                }
+
+                var level = policy.QueueLevel(request.State);
+                if (level >= _queuedByLevel.Length)
+                {
+                    Array.Resize(ref _queuedByLevel, level + 1);
+                }
+
+                _queuedByLevel[level]++;
+            }
+        }
+
+        // Level 0 always has a series, so "nothing queued" reads 0 rather than no data.
+        for (var level = 0; level < _queuedByLevel.Length; level++)
+        {
+            _metrics.Queued.WithLabels(Name, LevelLabels.For(level)).Set(_queuedByLevel[level]);
+        }
     }
 
     private DateTime Deadline() => _clock.TimeProvider.GetUtcNow().UtcDateTime + _options.StepTimeout;

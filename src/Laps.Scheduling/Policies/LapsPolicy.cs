@@ -44,6 +44,13 @@ public sealed class LapsPolicy : SchedulingPolicy
 
     public override void OnCompleted(RequestState request, int trueLength) => _posterior?.Observe(request.PredictedLength, trueLength);
 
+    /// <summary>The queue in the key (keys interleave two sub-levels per queue); a boosted request keeps its own.</summary>
+    public override int QueueLevel(RequestState request)
+    {
+        var level = CurrentKey(request).Level;
+        return level >= 0 ? level / 2 : request.Level;
+    }
+
     protected override void OnAdmitted(RequestState request)
     {
         request.Level = 0;

@@ -54,6 +54,8 @@ public sealed class MlfqPolicy : SchedulingPolicy
     public MlfqOptions Options { get; }
     public override string Name => PolicyName;
 
+    public override int QueueLevel(RequestState request) => request.Level;
+
     protected override Priority KeyFor(RequestState request)
     {
         var level = _levels.LevelOf(request.AttainedService);

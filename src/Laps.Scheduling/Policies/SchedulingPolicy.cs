@@ -88,6 +88,12 @@ public abstract class SchedulingPolicy
     /// <summary>The policy's estimate of a request's remaining execution time, when it has one.</summary>
     public virtual double? EstimatedRemainingSeconds(RequestState request) => null;
 
+    /// <summary>
+    /// Which of the policy's queues holds an admitted request now, 0 the highest (for metrics: the sidecar's
+    /// <c>laps_requests_queued{level}</c>). Policies with a single queue answer 0.
+    /// </summary>
+    public virtual int QueueLevel(RequestState request) => 0;
+
     /// <summary>Hook when a request is admitted, before it gets its first key.</summary>
     protected virtual void OnAdmitted(RequestState request)
     {

@@ -196,6 +196,22 @@ public sealed class PolicyContractTests
     // test runs its own twice).
     private static readonly ConcurrentDictionary<(string, string), Lazy<List<Observation>>> Traces = new();
 
+    [Theory]
+    [MemberData(nameof(Policies))]
+    public void QueueLevel_is_a_configured_level_and_zero_for_single_queue_policies(string policy, string flavour)
+    {
+        var levels = policy switch
+        {
+            LapsPolicy.PolicyName => new LapsOptions().Queues,
+            MlfqPolicy.PolicyName => new MlfqOptions().Levels,
+            _ => 1,
+        };
+        var seen = Run(policy, flavour).SelectMany(o => o.QueueLevels).ToHashSet();
+
+        Assert.NotEmpty(seen);
+        Assert.All(seen, level => Assert.InRange(level, 0, levels - 1));
+    }
+
     private static List<Observation> Run(string policy, string flavour)
         => Traces.GetOrAdd((policy, flavour), key => new Lazy<List<Observation>>(() => RunFresh(key.Item1, key.Item2))).Value;
 
@@ -205,7 +221,7 @@ public sealed class PolicyContractTests
     /// <summary>What the host saw around one decision, by request id.</summary>
     private sealed record Observation(
         int Batch, long[] Runnable, long[] Reserved, long[] Removed, long[] Live, int Count,
-        long[] RanLastStep, long[] Selected, long[] Preempted, long[] RunningAfterDecision)
+        long[] RanLastStep, long[] Selected, long[] Preempted, long[] RunningAfterDecision, int[] QueueLevels)
     {
         public override string ToString()
             => $"B={Batch} runnable=[{string.Join(',', Runnable)}] reserved=[{string.Join(',', Reserved)}] "
@@ -264,7 +280,8 @@ public sealed class PolicyContractTests
                     ranLastStep,
                     selected.Ids(),
                     decision.Preempted.Ids(),
-                    _live.Where(r => r.Running).Ids()));
+                    _live.Where(r => r.Running).Ids(),
+                    [.. _live.Select(scheduler.Policy.QueueLevel)]));
                 ranLastStep = selected.Ids();
 
                 foreach (var r in selected)

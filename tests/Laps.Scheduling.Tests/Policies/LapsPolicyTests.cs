@@ -362,7 +362,12 @@ public sealed class LapsPolicyTests
         Assert.Equal(ExecutionTimeEstimator.Total(25.75, 4, 0.5, 0.25), laps.EstimatedRemainingSeconds(r)!.Value, 12);
     }
 
-    private static int QueueOf(LapsPolicy laps, RequestState r) => laps.CurrentKey(r).Level / 2;
+    private static int QueueOf(LapsPolicy laps, RequestState r)
+    {
+        // The queue the metrics report is the one the key holds the request in.
+        Assert.Equal(laps.CurrentKey(r).Level / 2, laps.QueueLevel(r));
+        return laps.QueueLevel(r);
+    }
 
     private static bool IsPerceptibleKey(LapsPolicy laps, RequestState r) => laps.CurrentKey(r).Level % 2 == 0;
 }

@@ -26,6 +26,7 @@ public sealed class MlfqPolicyTests
         mlfq.Step(r, steps);
 
         Assert.Equal(expectedLevel, mlfq.CurrentKey(r).Level);
+        Assert.Equal(expectedLevel, mlfq.QueueLevel(r));
     }
 
     [Fact]
