@@ -103,6 +103,7 @@ public sealed class DashboardTests
     [Theory]
     [InlineData("laps_accepted_tokens_total")]
     [InlineData("laps_drafted_tokens_total")]
+    [InlineData("laps_generated_tokens_total")]
     [InlineData("laps_request_acceptance_ratio_bucket")]
     [InlineData("laps_request_duration_seconds_bucket")]
     [InlineData("laps_time_to_first_token_seconds_bucket")]

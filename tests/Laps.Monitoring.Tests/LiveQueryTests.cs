@@ -79,6 +79,8 @@ public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output)
     [InlineData("count(laps_length_prediction_kendall_tau{pool=\"chat\"} >= -1)", "a Kendall tau")]
     [InlineData("sum(rate(laps_request_duration_seconds_count{pool=\"chat\"}[1m]))", "a completion rate")]
     [InlineData("sum(rate(laps_accepted_tokens_total{pool=\"chat\"}[1m]))", "an accepted-token rate")]
+    [InlineData("sum(rate(laps_generated_tokens_total{pool=\"chat\"}[1m]))", "a generated-token rate")]
+    [InlineData("count(count by (level) (laps_requests_queued{pool=\"chat\", level=~\"[0-9]+\"}))", "queue levels")]
     [InlineData("sum(rate(laps_worker_step_duration_seconds_count{pool=\"chat\"}[1m]))", "a step rate")]
     public async Task The_load_produced_the_events_the_panels_show(string expr, string what)
     {
