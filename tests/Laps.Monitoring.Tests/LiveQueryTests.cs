@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 
 namespace Laps.Monitoring.Tests;
@@ -36,17 +37,29 @@ public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(DashboardQueries))]
-    public async Task The_dashboard_query_returns_data(string panel, string expr)
+    public async Task The_dashboard_query_returns_data_for_all_and_for_one_pool_and_worker(string panel, string expr)
     {
         if (stack.Prometheus is not { } prometheus)
         {
             return; // no prometheus binary on this developer machine; CI has it
         }
 
-        var query = PromQl.Substitute(expr, Variables);
-        var result = await prometheus.QueryUntilDataAsync(query, stack.Deadline);
-        Assert.True(result.GetArrayLength() > 0, $"panel '{panel}': no data for {query}");
-        output.WriteLine($"{query}\n  => {Describe(result)}");
+        // One concrete selection too: it catches a worker filter on a metric without a worker label, which ".*"
+        // (matching the empty label) would hide. Grafana escapes regex characters in a selected value, and PromQL
+        // strings escape the backslash.
+        var one = new Dictionary<string, string>(Variables, StringComparer.Ordinal)
+        {
+            ["namespace"] = ScrapedPools.Namespace,
+            ["pool"] = "chat",
+            ["worker"] = Regex.Escape(stack.ChatWorkers[0]).Replace(@"\", @"\\", StringComparison.Ordinal),
+        };
+        foreach (var values in new[] { Variables, one })
+        {
+            var query = PromQl.Substitute(expr, values);
+            var result = await prometheus.QueryUntilDataAsync(query, stack.Deadline);
+            Assert.True(result.GetArrayLength() > 0, $"panel '{panel}': no data for {query}");
+            output.WriteLine($"{query}\n  => {Describe(result)}");
+        }
     }
 
     [Theory]

@@ -43,6 +43,8 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
 
     public JsonElement BenchReport { get; private set; }
 
+    public IReadOnlyList<string> ChatWorkers => _chat!.WorkerAddresses;
+
     public IReadOnlyList<string> WorkerAddresses => [.. _chat!.WorkerAddresses, .. _faults!.WorkerAddresses];
 
     public static bool NeedsOperator(string expr)
