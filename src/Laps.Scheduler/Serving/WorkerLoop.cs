@@ -102,6 +102,9 @@ internal sealed partial class WorkerLoop
         }
     }
 
+    /// <summary>The loop's run, as the pool started it (completes once the pool forgot the loop).</summary>
+    public Task Run { get; set; } = Task.CompletedTask;
+
     /// <summary>The worker left the pool (set by <see cref="Retire"/>): no new requests come here.</summary>
     public bool Retired => _retire.IsCancellationRequested;
 

@@ -157,16 +157,28 @@ public sealed partial class WorkerPool
     // Called under _admission.
     private void Start(WorkerLoop loop)
     {
-        var task = Task.Run(() => loop.RunAsync(_stopping), CancellationToken.None);
-        _running.Add(task);
-        _ = task.ContinueWith(_ => Ended(loop, task), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var stopping = _stopping;
+        loop.Run = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await loop.RunAsync(stopping).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Ended(loop);
+                }
+            },
+            CancellationToken.None);
+        _running.Add(loop.Run);
     }
 
-    private void Ended(WorkerLoop loop, Task task)
+    private void Ended(WorkerLoop loop)
     {
         lock (_admission)
         {
-            _running.Remove(task);
+            _running.Remove(loop.Run);
             Volatile.Write(ref _all, [.. _all.Where(l => l != loop)]);
             if (loop.Retired && !_loops.Any(l => l.Name == loop.Name))
             {
