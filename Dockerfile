@@ -21,7 +21,7 @@ RUN dotnet publish src/Laps.Cli -c Release -a $TARGETARCH --self-contained false
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app ./
-# The base image's non-root user (64198); the chart's securityContext runs as the same uid.
+# The base image's non-root user "app" (APP_UID 1654); the chart's securityContext names the same uid.
 USER $APP_UID
 # scheduler HTTP, operator metrics and probes, worker gRPC
 EXPOSE 8080 8081 50051

@@ -21,7 +21,7 @@ public class OperatorDeploymentTests
 
     [Theory]
     [InlineData("runAsNonRoot", "true")]
-    [InlineData("runAsUser", "64198")]
+    [InlineData("runAsUser", "1654")]
     [InlineData("seccompProfile.type", "RuntimeDefault")]
     public void The_pod_runs_as_the_images_non_root_user_with_the_default_seccomp_profile(string path, string expected)
     {
