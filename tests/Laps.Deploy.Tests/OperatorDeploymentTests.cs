@@ -127,7 +127,7 @@ public class OperatorDeploymentTests
     [Fact]
     public void Leader_election_can_be_turned_off()
     {
-        var rendered = Chart.Render("--set", "operator.leaderElection.enabled=false");
+        var rendered = Chart.Render("--set", "operator.replicas=1,operator.leaderElection.enabled=false");
 
         Assert.Equal("false", Flag(rendered, "--leader-elect"));
     }

@@ -83,7 +83,7 @@ public class RbacTests
     [Fact]
     public void Without_leader_election_there_is_no_leader_election_Role()
     {
-        var rendered = Chart.Render("--set", "operator.leaderElection.enabled=false");
+        var rendered = Chart.Render("--set", "operator.replicas=1,operator.leaderElection.enabled=false");
 
         Assert.DoesNotContain(rendered.Documents, d => ((string?)d["metadata"]!["name"])!.EndsWith("-leader-election", StringComparison.Ordinal));
     }

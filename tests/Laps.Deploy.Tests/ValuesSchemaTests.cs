@@ -30,10 +30,19 @@ public class ValuesSchemaTests
         Assert.Contains(expected, result.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Several_replicas_without_leader_election_are_refused()
+    {
+        var result = Chart.Template("--set", "operator.replicas=2,operator.leaderElection.enabled=false");
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("needs operator.leaderElection.enabled", result.Stderr, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("operator.replicas=1")]
     [InlineData("operator.replicas=0")]
-    [InlineData("operator.leaderElection.enabled=false")]
+    [InlineData("operator.replicas=1,operator.leaderElection.enabled=false")]
     [InlineData("operator.watchNamespace=inference")]
     [InlineData("rbac.aggregateToDefaultRoles=false")]
     [InlineData("serviceAccount.create=false,serviceAccount.name=existing")]
