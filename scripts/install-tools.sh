@@ -20,15 +20,12 @@ monitoring_pkg="@kubernetes-models/prometheus-operator@6.0.0"
 tools="$PWD/.tools"
 started=$(date +%s)
 
-# apt needs root; CI machines run as root or have passwordless sudo.
+# apt needs root; CI machines run as root or have passwordless sudo (env passes DEBIAN_FRONTEND through sudo).
 apt_install() {
-  local apt="apt-get"
-  if [ "$(id -u)" != 0 ]; then apt="sudo apt-get"; fi
-  if [ -z "${apt_updated:-}" ]; then
-    $apt update -qq
-    apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive $apt install -y -qq --no-install-recommends "$@" >/dev/null
+  local as_root=()
+  if [ "$(id -u)" != 0 ]; then as_root=(sudo); fi
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 missing=()
