@@ -20,6 +20,9 @@ public sealed class FakeKubernetesOptions
 
     /// <summary>How many events the server keeps for watches that resume from a resourceVersion.</summary>
     public int HistoryLimit { get; init; } = 10_000;
+
+    /// <summary>When set, bookmarks go out on this period of <see cref="Time"/> (the real server: about a minute).</summary>
+    public TimeSpan? BookmarkInterval { get; init; }
 }
 
 /// <summary>One HTTP request as the server understood it; <see cref="Verb"/> is the Kubernetes verb.</summary>
@@ -37,12 +40,17 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
     private readonly FakeKubernetesOptions _options;
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
     private readonly List<Fault> _faults = [];
+    private readonly ITimer? _bookmarks;
 
     private FakeKubernetesServer(WebApplication app, FakeKubernetesOptions options)
     {
         _app = app;
         _options = options;
         Store = new ObjectStore(Registry, options.Time, options.HistoryLimit);
+        if (options.BookmarkInterval is { } every)
+        {
+            _bookmarks = options.Time.CreateTimer(_ => Store.SendBookmarks(), null, every, every);
+        }
         app.Run(HandleAsync);
     }
 
@@ -194,6 +202,7 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _bookmarks?.Dispose();
         Store.DisconnectWatches();
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
