@@ -1,4 +1,6 @@
+using k8s;
 using Laps.Scheduler.Api;
+using Laps.Scheduler.Discovery;
 using Laps.Scheduler.Observability;
 using Laps.Scheduler.Prediction;
 using Laps.Scheduler.Serving;
@@ -7,6 +9,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Prometheus;
 
@@ -58,6 +61,29 @@ public static class SchedulerHostingExtensions
         services.TryAddSingleton<ILengthPredictor>(sp => new OnlineLengthPredictor(new OnlineLengthPredictorOptions { PriorLength = sp.GetRequiredService<IOptions<SchedulerOptions>>().Value.PriorLengthTokens }));
         services.TryAddSingleton<IWorkerClientFactory, GrpcWorkerClientFactory>();
         services.TryAddSingleton<WorkerPool>();
+        services.TryAddSingleton<IKubernetes>(_ => new Kubernetes(KubernetesClientConfiguration.IsInCluster()
+            ? KubernetesClientConfiguration.InClusterConfig()
+            : KubernetesClientConfiguration.BuildConfigFromConfigFile()));
+        services.TryAddSingleton<IWorkerDiscovery>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<SchedulerOptions>>().Value;
+            return string.Equals(options.Discovery.Mode, DiscoveryOptions.Kubernetes, StringComparison.OrdinalIgnoreCase)
+                ? new KubernetesWorkerDiscovery(
+                    sp.GetRequiredService<IKubernetes>(), options.Discovery, sp.GetRequiredService<TimeProvider>(),
+                    sp.GetRequiredService<ILogger<KubernetesWorkerDiscovery>>())
+                : new StaticWorkerDiscovery([.. options.Workers]);
+        });
+        if (builder.Configuration.GetSection(SchedulerOptions.SectionName).GetValue<bool>("LeaderElection:Enabled"))
+        {
+            services.TryAddSingleton<LeaseLeadership>();
+            services.TryAddSingleton<ILeadership>(sp => sp.GetRequiredService<LeaseLeadership>());
+            services.AddHostedService(sp => sp.GetRequiredService<LeaseLeadership>());
+        }
+        else
+        {
+            services.TryAddSingleton<ILeadership, SoleLeader>();
+        }
+
         services.AddHostedService<SchedulerService>();
         return builder;
     }

@@ -12,8 +12,14 @@ public sealed class SchedulerOptions
     /// <summary>A policy name from <see cref="PolicyCatalog.Names"/>.</summary>
     public string Policy { get; set; } = LapsPolicy.PolicyName;
 
-    /// <summary>Worker addresses, <c>host:port</c> (or an <c>http://</c> URI).</summary>
+    /// <summary>Worker addresses, <c>host:port</c> (or an <c>http://</c> URI), when <see cref="Discovery"/> is static.</summary>
     public IList<string> Workers { get; } = [];
+
+    /// <summary>How workers are found: the static <see cref="Workers"/> list, or Kubernetes EndpointSlices.</summary>
+    public DiscoveryOptions Discovery { get; set; } = new();
+
+    /// <summary>Several sidecar replicas: only the holder of a Lease schedules (active-passive).</summary>
+    public LeaderElectionOptions LeaderElection { get; set; } = new();
 
     /// <summary>Sequences per step on each worker (capped by the worker's own max_batch).</summary>
     public int Batch { get; set; } = 8;
@@ -67,6 +73,40 @@ public sealed class SchedulerOptions
     internal PolicySettings PolicySettings => new() { Laps = Laps, Mlfq = Mlfq };
 }
 
+/// <summary>Where the workers come from (section <c>Scheduler:Discovery</c>).</summary>
+public sealed class DiscoveryOptions
+{
+    public const string Static = "static";
+    public const string Kubernetes = "kubernetes";
+
+    /// <summary><c>static</c> (the <c>Workers</c> list) or <c>kubernetes</c> (EndpointSlices).</summary>
+    public string Mode { get; set; } = Static;
+
+    /// <summary>Namespace of the workers' EndpointSlices.</summary>
+    public string? Namespace { get; set; }
+
+    /// <summary>Label selector of the EndpointSlices, e.g. <c>kubernetes.io/service-name=pool-workers</c>.</summary>
+    public string? Selector { get; set; }
+
+    /// <summary>The EndpointSlice port that serves the worker protocol; empty takes a slice's only port.</summary>
+    public string PortName { get; set; } = "grpc";
+}
+
+/// <summary>Active-passive replicas on a <c>coordination.k8s.io</c> Lease (section <c>Scheduler:LeaderElection</c>).</summary>
+public sealed class LeaderElectionOptions
+{
+    public bool Enabled { get; set; }
+    public string? LeaseName { get; set; }
+    public string? Namespace { get; set; }
+
+    /// <summary>This replica's name in the Lease (the pod name).</summary>
+    public string? Identity { get; set; } = Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName;
+
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(15);
+    public TimeSpan RenewDeadline { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan RetryPeriod { get; set; } = TimeSpan.FromSeconds(2);
+}
+
 /// <summary>Checks <see cref="SchedulerOptions"/>; every message names the setting and the value it rejects.</summary>
 public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOptions>
 {
@@ -78,9 +118,37 @@ public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOption
             failures.Add($"Policy: unknown policy '{options.Policy}'; known: {string.Join(", ", PolicyCatalog.Names)}");
         }
 
-        if (options.Workers.Count == 0)
+        var kubernetes = string.Equals(options.Discovery.Mode, DiscoveryOptions.Kubernetes, StringComparison.OrdinalIgnoreCase);
+        if (!kubernetes && !string.Equals(options.Discovery.Mode, DiscoveryOptions.Static, StringComparison.OrdinalIgnoreCase))
+        {
+            failures.Add($"Discovery:Mode: '{options.Discovery.Mode}' is not one of static, kubernetes");
+        }
+
+        if (kubernetes)
+        {
+            Required(failures, "Discovery:Namespace", options.Discovery.Namespace);
+            Required(failures, "Discovery:Selector", options.Discovery.Selector);
+            if (options.Workers.Count > 0)
+            {
+                failures.Add("Workers: a static worker list cannot be combined with Kubernetes discovery");
+            }
+        }
+        else if (options.Workers.Count == 0)
         {
             failures.Add("Workers: at least one worker address (host:port) is required");
+        }
+
+        if (options.LeaderElection.Enabled)
+        {
+            Required(failures, "LeaderElection:LeaseName", options.LeaderElection.LeaseName);
+            Required(failures, "LeaderElection:Namespace", options.LeaderElection.Namespace);
+            Required(failures, "LeaderElection:Identity", options.LeaderElection.Identity);
+            if (options.LeaderElection.LeaseDuration <= options.LeaderElection.RenewDeadline
+                || options.LeaderElection.RenewDeadline <= options.LeaderElection.RetryPeriod
+                || options.LeaderElection.RetryPeriod <= TimeSpan.Zero)
+            {
+                failures.Add($"LeaderElection: need LeaseDuration ({options.LeaderElection.LeaseDuration}) > RenewDeadline ({options.LeaderElection.RenewDeadline}) > RetryPeriod ({options.LeaderElection.RetryPeriod}) > 0");
+            }
         }
 
         foreach (var worker in options.Workers)
@@ -142,6 +210,14 @@ public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOption
         Knobs(failures, "Laps", options.Laps.Validate);
         Knobs(failures, "Mlfq", options.Mlfq.Validate);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void Required(List<string> failures, string setting, string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            failures.Add($"{setting}: a value is required");
+        }
     }
 
     private static void AtLeast(List<string> failures, string setting, int value, int minimum)

@@ -37,6 +37,60 @@ public sealed class SchedulerCommandTests
         Assert.Equal("laps", _invocation.Settings["Scheduler:Policy"]);
     }
 
+    [Fact]
+    public void ConfigFile_SetsWhatNoOptionGives_AndGivenOptionsOverrideIt()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"laps-scheduler-{Guid.NewGuid():N}.json");
+        File.WriteAllText(file, """{"Scheduler": {"Policy": "mlfq", "Batch": 16, "Laps": {"Queues": 6}, "Workers": ["w0:1"]}}""");
+        try
+        {
+            var (exitCode, _, stderr) = Run("scheduler", "--config", file, "--batch", "4");
+
+            Assert.Equal(0, exitCode);
+            Assert.Equal(string.Empty, stderr);
+            Assert.Equal(file, _invocation!.ConfigFile);
+            Assert.False(_invocation.Settings.ContainsKey("Scheduler:Policy")); // the file's mlfq stays in force
+            Assert.Equal("4", _invocation.Settings["Scheduler:Batch"]);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void KubernetesDiscovery_BecomesDiscoveryAndLeaseSettings()
+    {
+        var (exitCode, _, stderr) = Run(
+            "scheduler", "--discovery", "kubernetes", "--worker-namespace", "team-a", "--worker-selector",
+            "kubernetes.io/service-name=pool-workers", "--leader-elect", "--lease-name", "pool-scheduler");
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(string.Empty, stderr);
+        var settings = _invocation!.Settings;
+        Assert.Equal("kubernetes", settings["Scheduler:Discovery:Mode"]);
+        Assert.Equal("team-a", settings["Scheduler:Discovery:Namespace"]);
+        Assert.Equal("kubernetes.io/service-name=pool-workers", settings["Scheduler:Discovery:Selector"]);
+        Assert.Equal("grpc", settings["Scheduler:Discovery:PortName"]);
+        Assert.Equal("true", settings["Scheduler:LeaderElection:Enabled"]);
+        Assert.Equal("pool-scheduler", settings["Scheduler:LeaderElection:LeaseName"]);
+        Assert.Equal("team-a", settings["Scheduler:LeaderElection:Namespace"]); // the workers' namespace by default
+    }
+
+    [Theory]
+    [InlineData(new[] { "--discovery", "kubernetes", "--worker-namespace", "ns" }, "laps scheduler: --worker-selector: a value is required")]
+    [InlineData(new[] { "--discovery", "dns", "--workers", "w:1" }, "laps scheduler: --discovery: unknown value 'dns'; expected static, kubernetes")]
+    [InlineData(new[] { "--discovery", "kubernetes", "--worker-namespace", "ns", "--worker-selector", "a=b", "--workers", "w:1" }, "laps scheduler: --workers: a static worker list cannot be combined")]
+    [InlineData(new[] { "--workers", "w:1", "--worker-namespace", "ns", "--leader-elect" }, "laps scheduler: --lease-name: a value is required")]
+    [InlineData(new[] { "--workers", "w:1", "--config", "/nonexistent/laps.json" }, "laps scheduler: --config: '/nonexistent/laps.json' does not exist")]
+    public void BadDiscoveryOrConfig_OneLineNamingIt_ExitCode2(string[] args, string expected)
+    {
+        var (exitCode, _, stderr) = Run(["scheduler", .. args]);
+
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith(expected, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(new[] { "--workers", "w:1", "--port", "x" }, "laps scheduler: --port: 'x' is not an integer")]
     [InlineData(new[] { "--workers", "w:1", "--port", "70000" }, "laps scheduler: --port: '70000' is out of range")]

@@ -7,7 +7,7 @@ public sealed class EventLog<T>
 
     private readonly Lock _gate = new();
     private readonly List<T> _items = [];
-    private readonly List<(Func<T, bool> Match, TaskCompletionSource<T> Done)> _waiters = [];
+    private readonly List<(Func<T, bool> Match, int Skip, TaskCompletionSource<T> Done)> _waiters = [];
 
     public IReadOnlyList<T> Snapshot()
     {
@@ -25,7 +25,8 @@ public sealed class EventLog<T>
             _items.Add(item);
             for (var i = _waiters.Count - 1; i >= 0; i--)
             {
-                if (_waiters[i].Match(item))
+                // Entries before the waiter's skip count are not its to match, even when they arrive after it waited.
+                if (_items.Count > _waiters[i].Skip && _waiters[i].Match(item))
                 {
                     done.Add(_waiters[i].Done);
                     _waiters.RemoveAt(i);
@@ -39,7 +40,7 @@ public sealed class EventLog<T>
         }
     }
 
-    /// <summary>The first entry (already logged or yet to come) that matches, within <see cref="Timeout"/>.</summary>
+    /// <summary>The first entry after the first <paramref name="skip"/> (already logged or yet to come) that matches, within <see cref="Timeout"/>.</summary>
     public Task<T> WaitAsync(Func<T, bool> match, int skip = 0)
     {
         var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -53,7 +54,7 @@ public sealed class EventLog<T>
                 }
             }
 
-            _waiters.Add((match, tcs));
+            _waiters.Add((match, skip, tcs));
         }
 
         return tcs.Task.WaitAsync(Timeout);

@@ -11,8 +11,11 @@ using Microsoft.Extensions.Options;
 
 namespace Laps.Cli.Commands;
 
-/// <summary>What <c>laps scheduler</c> runs: configuration settings (section <c>Scheduler</c>) and the URL to listen on.</summary>
-internal sealed record SchedulerInvocation(IReadOnlyDictionary<string, string?> Settings, string Url);
+/// <summary>
+/// What <c>laps scheduler</c> runs: configuration settings (section <c>Scheduler</c>) over an optional JSON file in
+/// appsettings shape, and the URL to listen on.
+/// </summary>
+internal sealed record SchedulerInvocation(IReadOnlyDictionary<string, string?> Settings, string Url, string? ConfigFile = null);
 
 /// <summary>Serves until cancelled; returns the exit code.</summary>
 internal delegate Task<int> SchedulerRunner(SchedulerInvocation invocation, TextWriter stderr, CancellationToken cancellationToken);
@@ -35,6 +38,11 @@ internal sealed class SchedulerCommand : Command
         [nameof(SchedulerOptions.MaxQueued)] = "--max-queued",
         [nameof(SchedulerOptions.MaxPromptTokens)] = "--max-prompt-tokens",
         [nameof(SchedulerOptions.Model)] = "--model",
+        ["Discovery:Mode"] = "--discovery",
+        ["Discovery:Namespace"] = "--worker-namespace",
+        ["Discovery:Selector"] = "--worker-selector",
+        ["LeaderElection:LeaseName"] = "--lease-name",
+        ["LeaderElection:Namespace"] = "--lease-namespace",
     };
 
     private static readonly SchedulerOptions Defaults = new();
@@ -44,7 +52,11 @@ internal sealed class SchedulerCommand : Command
         : base(CommandName, "Run the scheduler sidecar: the OpenAI-compatible API in front of speculative-decoding workers.")
     {
         _runner = runner ?? RunAsync;
-        foreach (var option in new Option[] { Port, Host, Policy, Workers, Batch, MaxQueued, MaxPromptTokens, Model })
+        foreach (var option in new Option[]
+                 {
+                     Port, Host, Policy, Workers, Batch, MaxQueued, MaxPromptTokens, Model, Config, Discovery, WorkerNamespace,
+                     WorkerSelector, WorkerPortName, LeaderElect, LeaseName, LeaseNamespace,
+                 })
         {
             Options.Add(option);
         }
@@ -73,6 +85,43 @@ internal sealed class SchedulerCommand : Command
 
     internal Option<string> Model { get; } = OptionValues.Scalar("--model", "The model name served", (_, t) => t, () => Defaults.Model);
 
+    internal Option<string?> Config { get; } = new("--config")
+    {
+        Description = "JSON settings in appsettings shape ({\"Scheduler\": {...}}, e.g. policy knobs); options given here override it",
+        HelpName = "file.json",
+    };
+
+    internal Option<string> Discovery { get; } = OptionValues.ChoiceOption(
+        "--discovery", "How workers are found: static (--workers) or kubernetes (EndpointSlices)",
+        new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["static"] = DiscoveryOptions.Static, ["kubernetes"] = DiscoveryOptions.Kubernetes },
+        DiscoveryOptions.Static);
+
+    internal Option<string?> WorkerNamespace { get; } = new("--worker-namespace")
+    {
+        Description = "Kubernetes discovery: the workers' namespace (default: $POD_NAMESPACE)", HelpName = "namespace",
+    };
+
+    internal Option<string?> WorkerSelector { get; } = new("--worker-selector")
+    {
+        Description = "Kubernetes discovery: label selector of the workers' EndpointSlices, e.g. kubernetes.io/service-name=pool-workers",
+        HelpName = "selector",
+    };
+
+    internal Option<string> WorkerPortName { get; } = OptionValues.Scalar(
+        "--worker-port-name", "Kubernetes discovery: the EndpointSlice port serving the worker protocol", (_, t) => t, () => new DiscoveryOptions().PortName, "name");
+
+    internal Option<bool> LeaderElect { get; } = new("--leader-elect")
+    {
+        Description = "Several replicas: only the holder of a Lease schedules; the others stand by (not ready)",
+    };
+
+    internal Option<string?> LeaseName { get; } = new("--lease-name") { Description = "The Lease for --leader-elect", HelpName = "name" };
+
+    internal Option<string?> LeaseNamespace { get; } = new("--lease-namespace")
+    {
+        Description = "Namespace of the Lease (default: the worker namespace, else $POD_NAMESPACE)", HelpName = "namespace",
+    };
+
     /// <summary>Options → settings, checked by the sidecar's own validator; <see cref="UsageException"/> names the option.</summary>
     public SchedulerInvocation Bind(ParseResult parseResult)
     {
@@ -88,28 +137,49 @@ internal sealed class SchedulerCommand : Command
             throw new UsageException($"--host: '{host}' is not an address");
         }
 
-        var workers = parseResult.GetValue(Workers) ?? [];
-        if (workers.Count == 0)
+        var configFile = parseResult.GetValue(Config);
+        if (configFile is not null && !File.Exists(configFile))
         {
-            throw new UsageException("--workers: at least one worker address (host:port) is required");
+            throw new UsageException($"--config: '{configFile}' does not exist");
         }
 
-        var settings = new Dictionary<string, string?>(StringComparer.Ordinal)
+        // With a settings file, an option overrides it only when given; without one, defaults are spelled out.
+        var settings = new Dictionary<string, string?>(StringComparer.Ordinal);
+        void Put(Option option, string setting, string? value)
         {
-            [Key(nameof(SchedulerOptions.Policy))] = parseResult.GetValue(Policy),
-            [Key(nameof(SchedulerOptions.Batch))] = Invariant(parseResult.GetValue(Batch)),
-            [Key(nameof(SchedulerOptions.MaxQueued))] = Invariant(parseResult.GetValue(MaxQueued)),
-            [Key(nameof(SchedulerOptions.MaxPromptTokens))] = Invariant(parseResult.GetValue(MaxPromptTokens)),
-            [Key(nameof(SchedulerOptions.Model))] = parseResult.GetValue(Model),
-        };
+            if (value is not null && (configFile is null || parseResult.GetResult(option) is { Implicit: false }))
+            {
+                settings[Key(setting)] = value;
+            }
+        }
+
+        Put(Policy, nameof(SchedulerOptions.Policy), parseResult.GetValue(Policy));
+        Put(Batch, nameof(SchedulerOptions.Batch), Invariant(parseResult.GetValue(Batch)));
+        Put(MaxQueued, nameof(SchedulerOptions.MaxQueued), Invariant(parseResult.GetValue(MaxQueued)));
+        Put(MaxPromptTokens, nameof(SchedulerOptions.MaxPromptTokens), Invariant(parseResult.GetValue(MaxPromptTokens)));
+        Put(Model, nameof(SchedulerOptions.Model), parseResult.GetValue(Model));
+        var workers = parseResult.GetValue(Workers) ?? [];
         for (var i = 0; i < workers.Count; i++)
         {
             settings[Key(string.Create(CultureInfo.InvariantCulture, $"{nameof(SchedulerOptions.Workers)}:{i}"))] = workers[i];
         }
 
-        Check(settings);
+        var podNamespace = Environment.GetEnvironmentVariable("POD_NAMESPACE");
+        var workerNamespace = parseResult.GetValue(WorkerNamespace) ?? podNamespace;
+        Put(Discovery, "Discovery:Mode", parseResult.GetValue(Discovery));
+        Put(WorkerNamespace, "Discovery:Namespace", workerNamespace);
+        Put(WorkerSelector, "Discovery:Selector", parseResult.GetValue(WorkerSelector));
+        Put(WorkerPortName, "Discovery:PortName", parseResult.GetValue(WorkerPortName));
+        if (parseResult.GetValue(LeaderElect))
+        {
+            settings[Key("LeaderElection:Enabled")] = "true";
+            Put(LeaseName, "LeaderElection:LeaseName", parseResult.GetValue(LeaseName));
+            Put(LeaseNamespace, "LeaderElection:Namespace", parseResult.GetValue(LeaseNamespace) ?? workerNamespace);
+        }
+
+        Check(settings, configFile);
         var urlHost = IPAddress.TryParse(host, out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{host}]" : host;
-        return new SchedulerInvocation(settings, string.Create(CultureInfo.InvariantCulture, $"http://{urlHost}:{port}"));
+        return new SchedulerInvocation(settings, string.Create(CultureInfo.InvariantCulture, $"http://{urlHost}:{port}"), configFile);
     }
 
     private async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
@@ -131,6 +201,11 @@ internal sealed class SchedulerCommand : Command
     internal static WebApplication BuildApp(SchedulerInvocation invocation)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ApplicationName = "laps" });
+        if (invocation.ConfigFile is not null)
+        {
+            builder.Configuration.AddJsonFile(Path.GetFullPath(invocation.ConfigFile), optional: false, reloadOnChange: false);
+        }
+
         builder.Configuration.AddInMemoryCollection(invocation.Settings);
         builder.WebHost.UseUrls(invocation.Url);
         builder.AddLapsScheduler();
@@ -161,11 +236,24 @@ internal sealed class SchedulerCommand : Command
         }
     }
 
-    private static void Check(Dictionary<string, string?> settings)
+    private static void Check(Dictionary<string, string?> settings, string? configFile)
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var builder = new ConfigurationBuilder();
+        if (configFile is not null)
+        {
+            builder.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+        }
+
         var options = new SchedulerOptions();
-        configuration.GetSection(SchedulerOptions.SectionName).Bind(options);
+        try
+        {
+            builder.AddInMemoryCollection(settings).Build().GetSection(SchedulerOptions.SectionName).Bind(options);
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or InvalidOperationException)
+        {
+            throw new UsageException($"--config: '{configFile}' is not valid settings JSON: {e.Message}");
+        }
+
         var result = new SchedulerOptionsValidator().Validate(null, options);
         if (!result.Failed)
         {
@@ -174,10 +262,10 @@ internal sealed class SchedulerCommand : Command
 
         // "Batch: '0' must be >= 1" → "--batch: '0' must be >= 1".
         var failure = result.Failures.First();
-        var colon = failure.IndexOf(':', StringComparison.Ordinal);
-        if (colon > 0 && OptionNames.TryGetValue(failure[..colon], out var option))
+        var setting = OptionNames.Keys.Where(k => failure.StartsWith(k + ":", StringComparison.Ordinal)).MaxBy(k => k.Length);
+        if (setting is not null)
         {
-            failure = option + failure[colon..];
+            failure = OptionNames[setting] + failure[setting.Length..];
         }
 
         throw new UsageException(failure);

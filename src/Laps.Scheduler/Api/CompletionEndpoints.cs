@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Laps.Scheduler.Discovery;
 using Laps.Scheduler.Observability;
 using Laps.Scheduler.Serving;
 using Microsoft.AspNetCore.Builder;
@@ -23,9 +24,12 @@ public static class CompletionEndpoints
         endpoints.MapGet("/v1/models", (IOptions<SchedulerOptions> options) =>
             Results.Json(new ModelList("list", [new ModelCard(options.Value.Model, "model", 0, "laps")]), Wire.Options));
         endpoints.MapGet("/healthz", () => Results.Text("ok"));
-        endpoints.MapGet("/readyz", (WorkerPool pool) => pool.Ready
-            ? Results.Text("ready")
-            : Results.Text(pool.Accepting ? "no worker has answered yet" : "shutting down", statusCode: StatusCodes.Status503ServiceUnavailable));
+        endpoints.MapGet("/readyz", (WorkerPool pool, ILeadership leadership) => (pool.Ready, leadership.IsLeading) switch
+        {
+            (_, false) => Results.Text("standing by: another replica holds the lease", statusCode: StatusCodes.Status503ServiceUnavailable),
+            (true, _) => Results.Text("ready"),
+            _ => Results.Text(pool.Accepting ? "no worker has answered yet" : "shutting down", statusCode: StatusCodes.Status503ServiceUnavailable),
+        });
         endpoints.MapGet("/metrics", async (HttpContext context, CollectorRegistry registry) =>
         {
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -62,6 +66,12 @@ public static class CompletionEndpoints
                 context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 await WriteErrorAsync(context, new ApiException(
                     429, "too many requests are waiting; retry later", "rate_limit_error", null, "queue_full", RejectReason.QueueFull)).ConfigureAwait(false);
+                return;
+            case AdmissionResult.NoWorkers:
+                metrics.Rejected.WithLabels(RejectReason.NoWorkers).Inc();
+                context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await WriteErrorAsync(context, new ApiException(
+                    503, "no worker is available yet; retry later", "server_error", null, "no_workers", RejectReason.NoWorkers)).ConfigureAwait(false);
                 return;
             case AdmissionResult.ShuttingDown:
                 metrics.Rejected.WithLabels(RejectReason.ShuttingDown).Inc();

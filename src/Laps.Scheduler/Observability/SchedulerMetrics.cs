@@ -78,6 +78,18 @@ public sealed class SchedulerMetrics
     public Histogram EstimateError { get; }
     public Histogram StepDuration { get; }
     public Counter Rejected { get; }
+
+    /// <summary>Drops the gauges of a worker that left the pool (its counters stay: rates need their history).</summary>
+    public void Forget(string worker)
+    {
+        foreach (var gauge in new[] { Queued, Running, Perceptible })
+        {
+            foreach (var labels in gauge.GetAllLabelValues().Where(l => l[0] == worker).ToList())
+            {
+                gauge.RemoveLabelled(labels);
+            }
+        }
+    }
 }
 
 /// <summary>Values of the <c>reason</c> label of <c>laps_rejected_requests_total</c>.</summary>
@@ -89,6 +101,7 @@ public static class RejectReason
     public const string QueueFull = "queue_full";
     public const string ShuttingDown = "shutting_down";
     public const string WorkerError = "worker_error";
+    public const string NoWorkers = "no_workers";
 }
 
 /// <summary>Values of the <c>level</c> label of <c>laps_requests_queued</c>, made once (policies have at most 64 levels).</summary>

@@ -9,16 +9,24 @@ public interface IWorkerClientFactory
     SpeculativeWorker.SpeculativeWorkerClient Create(string address);
 }
 
-/// <summary>One HTTP/2 channel per worker address, kept for the process's life.</summary>
+/// <summary>One HTTP/2 channel per worker address, kept for the process's life (a worker that comes back reuses it).</summary>
 internal sealed class GrpcWorkerClientFactory : IWorkerClientFactory, IDisposable
 {
-    private readonly List<GrpcChannel> _channels = [];
+    private readonly Dictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
 
     public SpeculativeWorker.SpeculativeWorkerClient Create(string address)
     {
         if (!WorkerAddress.TryParse(address, out var uri))
         {
             throw new ArgumentException($"'{address}' is not a host:port address", nameof(address));
+        }
+
+        lock (_channels)
+        {
+            if (_channels.TryGetValue(address, out var existing))
+            {
+                return new SpeculativeWorker.SpeculativeWorkerClient(existing);
+            }
         }
 
         var channel = GrpcChannel.ForAddress(uri, new GrpcChannelOptions
@@ -33,7 +41,11 @@ internal sealed class GrpcWorkerClientFactory : IWorkerClientFactory, IDisposabl
         });
         lock (_channels)
         {
-            _channels.Add(channel);
+            if (!_channels.TryAdd(address, channel))
+            {
+                channel.Dispose();
+                channel = _channels[address];
+            }
         }
 
         return new SpeculativeWorker.SpeculativeWorkerClient(channel);
@@ -43,7 +55,7 @@ internal sealed class GrpcWorkerClientFactory : IWorkerClientFactory, IDisposabl
     {
         lock (_channels)
         {
-            foreach (var channel in _channels)
+            foreach (var channel in _channels.Values)
             {
                 channel.Dispose();
             }

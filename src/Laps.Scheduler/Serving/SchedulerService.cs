@@ -1,3 +1,4 @@
+using Laps.Scheduler.Discovery;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -12,13 +13,27 @@ namespace Laps.Scheduler.Serving;
 /// </summary>
 internal sealed partial class SchedulerService(
     WorkerPool pool,
+    IWorkerDiscovery discovery,
+    ILeadership leadership,
     IHostApplicationLifetime lifetime,
     IOptions<SchedulerOptions> options,
     TimeProvider timeProvider,
     ILogger<SchedulerService> logger) : BackgroundService, IHostedLifecycleService
 {
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
-        => Task.WhenAll(pool.Loops.Select(loop => Task.Run(() => loop.RunAsync(stoppingToken), CancellationToken.None)));
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            // A standby replica admits nothing (it is not ready) and steps no worker until it holds the lease.
+            await leadership.WaitUntilLeadingAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await pool.RunAsync(discovery, stoppingToken).ConfigureAwait(false);
+    }
 
     public Task StartingAsync(CancellationToken cancellationToken)
     {

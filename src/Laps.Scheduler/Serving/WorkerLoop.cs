@@ -18,6 +18,8 @@ namespace Laps.Scheduler.Serving;
 /// batch on the worker, applies the reports and releases the worker state of requests that left. Preemption is just
 /// not being selected: the worker keeps the KV cache until released or evicted.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage(
+    "Reliability", "CA1001", Justification = "_retire has no timer or registration to free; Retire may come after the loop ended")]
 internal sealed partial class WorkerLoop
 {
     private const int FallbackSpeculationLength = 4;
@@ -45,6 +47,7 @@ internal sealed partial class WorkerLoop
     private int _perceptible;
     private int _probeFailures;
     private readonly TaskCompletionSource _described = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _retire = new();
     private volatile bool _ready;
 
     public WorkerLoop(
@@ -99,17 +102,36 @@ internal sealed partial class WorkerLoop
         }
     }
 
+    /// <summary>The loop's run, as the pool started it (completes once the pool forgot the loop).</summary>
+    public Task Run { get; set; } = Task.CompletedTask;
+
+    /// <summary>The worker left the pool (set by <see cref="Retire"/>): no new requests come here.</summary>
+    public bool Retired => _retire.IsCancellationRequested;
+
+    /// <summary>
+    /// The worker left the pool: at the next step boundary the loop hands its requests to the other workers (they
+    /// recompute the prefix), keeps serving those no other worker can take, and ends once it holds nothing.
+    /// </summary>
+    public void Retire() => _retire.Cancel();
+
     /// <summary>The client went away: the loop drops the request at its next step boundary.</summary>
     public void Cancel(LiveRequest request) => _commands.Writer.TryWrite(new Command(request, Cancel: true));
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {
+        // Waits (describe, probe, backoff, idle) also end when the worker leaves the pool; calls in flight do not.
+        using var waits = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _retire.Token);
         try
         {
-            await DescribeAsync(stoppingToken).ConfigureAwait(false);
+            await DescribeAsync(waits.Token).ConfigureAwait(false);
             while (!stoppingToken.IsCancellationRequested)
             {
                 DrainCommands();
+                if (Retired && HandOff() == 0)
+                {
+                    break;
+                }
+
                 await ReleaseAsync(stoppingToken).ConfigureAwait(false);
                 if (_scheduler!.Pending == 0)
                 {
@@ -117,11 +139,11 @@ internal sealed partial class WorkerLoop
                     if (!_ready)
                     {
                         // Down and idle (its requests moved elsewhere): probe it so it can take traffic again.
-                        await ProbeAsync(stoppingToken).ConfigureAwait(false);
+                        await ProbeAsync(waits.Token).ConfigureAwait(false);
                         continue;
                     }
 
-                    if (!await _commands.Reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+                    if (!await _commands.Reader.WaitToReadAsync(waits.Token).ConfigureAwait(false))
                     {
                         break;
                     }
@@ -129,11 +151,11 @@ internal sealed partial class WorkerLoop
                     continue;
                 }
 
-                await StepAsync(stoppingToken).ConfigureAwait(false);
+                await StepAsync(stoppingToken, waits.Token).ConfigureAwait(false);
                 await ReleaseAsync(stoppingToken).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested || Retired)
         {
         }
         catch (RpcException e) when (stoppingToken.IsCancellationRequested && e.StatusCode == StatusCode.Cancelled)
@@ -141,10 +163,53 @@ internal sealed partial class WorkerLoop
         }
         finally
         {
+            if (!stoppingToken.IsCancellationRequested)
+            {
+                HandOff(); // retired: whatever arrived meanwhile goes to the others
+            }
+
             _commands.Writer.TryComplete();
-            FailAll("the scheduler is shutting down", RejectReason.ShuttingDown);
+            if (stoppingToken.IsCancellationRequested)
+            {
+                FailAll("the scheduler is shutting down", RejectReason.ShuttingDown);
+            }
+            else
+            {
+                FailAll($"worker {Name} left the pool and no other worker could take the request", RejectReason.WorkerError);
+            }
+
             PublishGauges(0);
         }
+    }
+
+    /// <summary>
+    /// Moves every request this loop holds to another ready worker, which recomputes its prefix; returns how many
+    /// stay because no other worker is ready (this loop keeps serving them).
+    /// </summary>
+    private int HandOff()
+    {
+        DrainCommands();
+        foreach (var request in _live.Values.ToList())
+        {
+            var admitted = _scheduler?.Policy.Contains(request.State) == true;
+            if (admitted)
+            {
+                _scheduler!.Cancel(request.State);
+            }
+
+            if (_migrate(request, this))
+            {
+                _live.Remove(request.SequenceId);
+                _metrics.Migrated.Inc();
+                Moved(request);
+            }
+            else if (admitted)
+            {
+                _scheduler!.Admit(request.State);
+            }
+        }
+
+        return _live.Count;
     }
 
     private async Task DescribeAsync(CancellationToken stoppingToken)
@@ -205,20 +270,24 @@ internal sealed partial class WorkerLoop
             if (!command.Cancel)
             {
                 _live.Add(request.SequenceId, request);
-                _scheduler!.Admit(request.State);
+                _scheduler?.Admit(request.State); // none when the worker left before it ever answered: handed off as is
                 continue;
             }
 
             if (_live.Remove(request.SequenceId))
             {
-                _scheduler!.Cancel(request.State);
+                if (_scheduler?.Policy.Contains(request.State) == true)
+                {
+                    _scheduler.Cancel(request.State);
+                }
+
                 Left(request);
                 request.EventWriter.TryComplete(new OperationCanceledException("the client went away"));
             }
         }
     }
 
-    private async Task StepAsync(CancellationToken stoppingToken)
+    private async Task StepAsync(CancellationToken stoppingToken, CancellationToken waits)
     {
         var decision = _scheduler!.Decide();
         if (decision.Preempted.Count > 0)
@@ -266,7 +335,7 @@ internal sealed partial class WorkerLoop
         }
         catch (RpcException e) when (!stoppingToken.IsCancellationRequested)
         {
-            await StepFailedAsync(e, stoppingToken).ConfigureAwait(false);
+            await StepFailedAsync(e, waits).ConfigureAwait(false);
             return;
         }
 

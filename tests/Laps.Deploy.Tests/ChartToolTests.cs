@@ -1,0 +1,77 @@
+namespace Laps.Deploy.Tests;
+
+/// <summary>The chart passes the real tools: helm lint, the Kubernetes schemas, yamllint.</summary>
+public class ChartToolTests
+{
+    public static TheoryData<string> ValueSets => [Chart.Default, Chart.AllFeatures];
+
+    [Theory]
+    [MemberData(nameof(ValueSets))]
+    public void Helm_lint_strict_passes(string values)
+    {
+        var result = Tools.RunHelm(["lint", "--strict", Chart.Dir, "--namespace", Rendered.Namespace, .. Chart.ValuesArgs(values)]);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+    }
+
+    [Theory]
+    [MemberData(nameof(ValueSets))]
+    public void Every_rendered_document_matches_the_schema_of_its_kind(string values)
+    {
+        var rendered = Chart.Get(values);
+
+        var result = Tools.Run(Tools.Node, [Tools.InRepo("scripts", "validate-manifests.mjs"), "--modules", Tools.NodeModules, "-"],
+            stdin: rendered.Text);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        // One "ok" line per document: none was skipped.
+        Assert.Equal(rendered.Documents.Count, result.Stdout.Split('\n').Count(l => l.StartsWith("ok ", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void The_schema_check_rejects_a_document_that_breaks_its_schema()
+    {
+        const string bad = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: broken
+            spec:
+              replicas: two
+              selector: {}
+              template: {}
+            """;
+
+        var result = Tools.Run(Tools.Node, [Tools.InRepo("scripts", "validate-manifests.mjs"), "--modules", Tools.NodeModules, "-"],
+            stdin: bad);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("/spec/replicas must be integer", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(ValueSets))]
+    public void Rendered_manifests_pass_yamllint_relaxed(string values)
+    {
+        var result = Tools.Run(Tools.Yamllint, ["-f", "parsable", "-d", "relaxed", "-"], stdin: Chart.Get(values).Text);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+    }
+
+    [Fact]
+    public void The_canonical_crd_matches_the_CustomResourceDefinition_schema()
+    {
+        var result = Tools.Run(Tools.Node, [Tools.InRepo("scripts", "validate-manifests.mjs"), "--modules", Tools.NodeModules,
+            Tools.InRepo("crds", "laps.dev_inferencepools.yaml")]);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+    }
+
+    [Fact]
+    public void Promtool_accepts_the_alert_rules()
+    {
+        var result = Tools.Run(Tools.Promtool, ["check", "rules", Tools.InRepo("monitoring", "prometheus", "alerts.yaml")]);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+    }
+}
