@@ -3,27 +3,21 @@ using System.Diagnostics;
 namespace Laps.Monitoring.Tests;
 
 /// <summary>
-/// The real Prometheus binaries (Debian's prometheus package). CI installs them (<c>scripts/install-tools.sh</c>),
-/// so there a missing one fails the test; a developer machine without them skips the check with a note.
+/// The real Prometheus binaries (Debian's prometheus package), required: <c>scripts/install-tools.sh</c> installs
+/// them (CI runs it), and a missing one fails the test that needs it rather than letting it pass unchecked.
 /// </summary>
 internal static class ExternalTool
 {
-    /// <summary>The binary's full path, or null on a developer machine without it (CI=true: fails instead).</summary>
-    public static string? Find(string name)
+    /// <summary>The binary's full path on PATH.</summary>
+    public static string Find(string name)
     {
         var path = (Environment.GetEnvironmentVariable("PATH") ?? "")
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Select(dir => Path.Combine(dir, name))
             .FirstOrDefault(File.Exists);
-        if (path is null && IsCi)
-        {
-            Assert.Fail($"{name} is not on PATH; CI installs it with scripts/install-tools.sh (Debian package prometheus)");
-        }
-
+        Assert.True(path is not null, $"{name} is not on PATH: run scripts/install-tools.sh (it installs the Debian package prometheus)");
         return path;
     }
-
-    public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Runs a short-lived tool to completion within <paramref name="bound"/>; returns its exit code and output.</summary>
     public static (int ExitCode, string Output) Run(string path, IEnumerable<string> args, string workingDirectory, TimeSpan bound)

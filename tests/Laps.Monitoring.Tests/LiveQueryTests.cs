@@ -39,11 +39,7 @@ public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output)
     [MemberData(nameof(DashboardQueries))]
     public async Task The_dashboard_query_returns_data_for_all_and_for_one_pool_and_worker(string panel, string expr)
     {
-        if (stack.Prometheus is not { } prometheus)
-        {
-            return; // no prometheus binary on this developer machine; CI has it
-        }
-
+        var prometheus = stack.Prometheus;
         // One concrete selection too: it catches a worker filter on a metric without a worker label, which ".*"
         // (matching the empty label) would hide. Grafana escapes regex characters in a selected value, and PromQL
         // strings escape the backslash.
@@ -66,11 +62,7 @@ public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output)
     [MemberData(nameof(AlertQueries))]
     public async Task The_alert_expression_without_its_threshold_returns_data(string alert, string query)
     {
-        if (stack.Prometheus is not { } prometheus)
-        {
-            return;
-        }
-
+        var prometheus = stack.Prometheus;
         var result = await prometheus.QueryUntilDataAsync(query, stack.Deadline);
         Assert.True(result.GetArrayLength() > 0, $"alert {alert}: no data for {query}");
         output.WriteLine($"{query}\n  => {Describe(result)}");
@@ -97,11 +89,7 @@ public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output)
     [InlineData("sum(rate(laps_worker_step_duration_seconds_count{pool=\"chat\"}[1m]))", "a step rate")]
     public async Task The_load_produced_the_events_the_panels_show(string expr, string what)
     {
-        if (stack.Prometheus is not { } prometheus)
-        {
-            return;
-        }
-
+        var prometheus = stack.Prometheus;
         var result = await prometheus.QueryUntilDataAsync($"({expr}) > 0", stack.Deadline);
         Assert.True(result.GetArrayLength() > 0, $"no {what} scraped: {expr} is not above 0");
     }
@@ -111,22 +99,14 @@ public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output)
     [InlineData("pool", "laps_requests_running{namespace=~\".*\"}", new[] { "chat", "faults" })]
     public async Task The_variables_list_what_prometheus_scraped(string label, string selector, string[] expected)
     {
-        if (stack.Prometheus is not { } prometheus)
-        {
-            return;
-        }
-
+        var prometheus = stack.Prometheus;
         Assert.Equal(expected, await prometheus.LabelValuesAsync(label, selector, stack.Deadline));
     }
 
     [Fact]
     public async Task The_worker_variable_lists_every_worker_of_every_pool()
     {
-        if (stack.Prometheus is not { } prometheus)
-        {
-            return;
-        }
-
+        var prometheus = stack.Prometheus;
         var workers = await prometheus.LabelValuesAsync("worker", "laps_requests_running{namespace=~\".*\", pool=~\".*\"}", stack.Deadline);
         Assert.Equal(stack.WorkerAddresses.Order(StringComparer.Ordinal), workers.Order(StringComparer.Ordinal));
     }
@@ -134,11 +114,7 @@ public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output)
     [Fact]
     public async Task Prometheus_loads_every_alert_and_evaluates_it_without_error()
     {
-        if (stack.Prometheus is not { } prometheus)
-        {
-            return;
-        }
-
+        var prometheus = stack.Prometheus;
         // Rules are evaluated every second; an unevaluated one reports "unknown".
         List<(string Name, string Health, string Error)> rules;
         do
@@ -169,11 +145,6 @@ public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output)
     [Fact]
     public void The_bench_saw_429s_and_completed_the_rest()
     {
-        if (stack.Prometheus is null)
-        {
-            return;
-        }
-
         var report = stack.BenchReport;
         Assert.True(report.GetProperty("completed").GetInt32() > 0, report.ToString());
         Assert.True(report.GetProperty("error_kinds").TryGetProperty("http 429", out var rejected) && rejected.GetInt32() > 0, report.ToString());

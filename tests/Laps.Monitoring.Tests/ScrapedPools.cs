@@ -38,8 +38,7 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
 
     public CancellationToken Deadline => _deadline.Token;
 
-    /// <summary>Null on a developer machine without the prometheus binary (CI fails instead).</summary>
-    internal PrometheusServer? Prometheus { get; private set; }
+    internal PrometheusServer Prometheus { get; private set; } = null!;
 
     public JsonElement BenchReport { get; private set; }
 
@@ -52,11 +51,7 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
 
     public async Task InitializeAsync()
     {
-        if (ExternalTool.Find("prometheus") is not { } binary)
-        {
-            return;
-        }
-
+        var binary = ExternalTool.Find("prometheus");
         var chat = LocalPool.StartAsync(
             new LocalPoolSettings(2, "127.0.0.1", 0, "laps", 2, "chat", 5, ProposerKind.Eagle, 4, 8, "laps-sim", null, null), Deadline);
         var faults = LocalPool.StartAsync(
@@ -82,7 +77,7 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
     {
         if (Prometheus is not null)
         {
-            await Prometheus.DisposeAsync();
+            await Prometheus.DisposeAsync(); // null when the fixture failed before starting it
         }
 
         foreach (var pool in new[] { _chat, _faults })
