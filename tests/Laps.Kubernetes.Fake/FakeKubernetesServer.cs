@@ -233,7 +233,7 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
         {
             await WriteAsync(context, 400, ApiException.BadRequest($"the body of the request was in an unknown format: {e.Message}").ToStatus()).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or KeyNotFoundException or NullReferenceException or ArgumentException)
+        catch (Exception e) when (e is not OperationCanceledException && !context.Response.HasStarted)
         {
             // A bug in the fake or a body it cannot read: say so in the response rather than an empty 500.
             await WriteAsync(context, 500, new ApiException(500, "InternalError", e.ToString()).ToStatus()).ConfigureAwait(false);
@@ -320,13 +320,16 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
         {
             result = Scale.From(type, Store.Patch(type, ns, name, o => Scale.Apply(type, o, patch(Scale.From(type, o))), WriteMode.Main));
         }
-        else if (contentType == "application/apply-patch+yaml" && Store.List(type, ns, Selector.Everything, Selector.ParseFields($"metadata.name={name}")).Items.Count == 0)
-        {
-            result = Store.Create(type, ns, body.AsObject());
-        }
         else
         {
-            result = Store.Patch(type, ns, name, patch, mode);
+            try
+            {
+                result = Store.Patch(type, ns, name, patch, mode);
+            }
+            catch (ApiException e) when (e.Code == 404 && contentType == "application/apply-patch+yaml")
+            {
+                result = Store.Create(type, ns, body.AsObject()); // apply creates what is missing
+            }
         }
         await WriteAsync(context, 200, result).ConfigureAwait(false);
     }

@@ -151,7 +151,10 @@ public sealed class ObjectStore(ResourceRegistry registry, TimeProvider time, in
             }
             else
             {
-                var since = long.Parse(sinceRv, CultureInfo.InvariantCulture);
+                if (!long.TryParse(sinceRv, CultureInfo.InvariantCulture, out var since))
+                {
+                    throw ApiException.BadRequest($"invalid resource version: {sinceRv}");
+                }
                 if (since < _historyStart)
                 {
                     watch.Offer(new StoredEvent("ERROR", type, ApiException.Gone(since, _historyStart + 1).ToStatus()));
@@ -354,7 +357,13 @@ public sealed class ObjectStore(ResourceRegistry registry, TimeProvider time, in
         Commit("DELETED", type, ns, gone, obj, store: false);
         if (type.Kind == "CustomResourceDefinition")
         {
-            registry.Unregister(ResourceType.FromCrd(obj));
+            // Deleting a CRD deletes its objects and stops serving the kind.
+            var served = ResourceType.FromCrd(obj);
+            foreach (var (t, instance) in _objects.Values.Where(v => v.Type == served).ToList())
+            {
+                Remove(t, instance);
+            }
+            registry.Unregister(served);
         }
         if (!CollectGarbage)
         {
