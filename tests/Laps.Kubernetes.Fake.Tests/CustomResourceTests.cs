@@ -131,4 +131,14 @@ public sealed class CustomResourceTests : IAsyncLifetime
 
         Assert.Equal(4, (int)_server.Get(Plural, "default", "p")["spec"]!["workers"]!["replicas"]!);
     }
+
+    [Fact]
+    public async Task An_incomplete_CRD_is_422_and_registers_nothing()
+    {
+        var before = _server.Registry.All.Count;
+        var e = await Assert.ThrowsAsync<HttpOperationException>(() => _client.ApiextensionsV1.CreateCustomResourceDefinitionAsync(
+            new V1CustomResourceDefinition { Metadata = new V1ObjectMeta { Name = "things.example.com" }, Spec = new V1CustomResourceDefinitionSpec() }));
+        Assert.Equal((HttpStatusCode)422, e.Response.StatusCode);
+        Assert.Equal(before, _server.Registry.All.Count);
+    }
 }

@@ -70,10 +70,11 @@ public sealed class ObjectStore(ResourceRegistry registry, TimeProvider time, in
             {
                 obj.Remove("status");
             }
+            var declared = type.Kind == "CustomResourceDefinition" ? Declared(type, obj) : null;
             Commit("ADDED", type, ns, obj, previous: null);
-            if (type.Kind == "CustomResourceDefinition")
+            if (declared is not null)
             {
-                registry.Register(ResourceType.FromCrd(obj));
+                registry.Register(declared);
             }
             return obj.DeepClone().AsObject();
         }
@@ -421,6 +422,18 @@ public sealed class ObjectStore(ResourceRegistry registry, TimeProvider time, in
         foreach (var watch in _watches.Where(w => w.Type == type))
         {
             watch.Offer(evt);
+        }
+    }
+
+    private static ResourceType Declared(ResourceType crdType, JsonObject crd)
+    {
+        try
+        {
+            return ResourceType.FromCrd(crd);
+        }
+        catch (Exception e) when (e is NullReferenceException or InvalidOperationException)
+        {
+            throw ApiException.Invalid(crdType, (string?)crd["metadata"]?["name"] ?? "", "spec: group, names.kind, names.plural and versions are required");
         }
     }
 
