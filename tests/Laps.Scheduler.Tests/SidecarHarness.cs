@@ -23,14 +23,18 @@ public sealed class SidecarHarness : IAsyncDisposable
     private readonly List<WebApplication> _workerApps;
     private readonly WebApplication _app;
 
-    private SidecarHarness(WebApplication app, List<WebApplication> workerApps, IReadOnlyList<FakeWorker> workers)
+    private SidecarHarness(WebApplication app, List<WebApplication> workerApps, IReadOnlyList<FakeWorker> workers, EventLog<string[]> membership)
     {
         _app = app;
+        Membership = membership;
         _workerApps = workerApps;
         Workers = workers;
         Client = app.GetTestClient();
         Pool.Admitted += request => Admitted.Add(request.Id);
     }
+
+    /// <summary>The routable workers after each change discovery made, in order.</summary>
+    public EventLog<string[]> Membership { get; }
 
     /// <summary>Ids of the requests routed to a loop, in order.</summary>
     public EventLog<long> Admitted { get; } = new();
@@ -42,7 +46,11 @@ public sealed class SidecarHarness : IAsyncDisposable
     public WorkerPool Pool => Services.GetRequiredService<WorkerPool>();
 
     public static async Task<SidecarHarness> StartAsync(
-        IDictionary<string, string?>? settings = null, int workers = 1, Action<IServiceCollection>? services = null, bool waitReady = true)
+        IDictionary<string, string?>? settings = null,
+        int workers = 1,
+        Action<IServiceCollection>? services = null,
+        bool waitReady = true,
+        bool staticWorkers = true)
     {
         var fakes = new List<FakeWorker>();
         var workerApps = new List<WebApplication>();
@@ -70,7 +78,11 @@ public sealed class SidecarHarness : IAsyncDisposable
             await workerApp.StartAsync();
             var channel = GrpcChannel.ForAddress("http://" + address, new GrpcChannelOptions { HttpHandler = workerApp.GetTestServer().CreateHandler() });
             clients[address] = new SpeculativeWorker.SpeculativeWorkerClient(channel);
-            config[string.Create(CultureInfo.InvariantCulture, $"Scheduler:Workers:{i}")] = address;
+            if (staticWorkers)
+            {
+                config[string.Create(CultureInfo.InvariantCulture, $"Scheduler:Workers:{i}")] = address;
+            }
+
             fakes.Add(fake);
             workerApps.Add(workerApp);
         }
@@ -89,8 +101,10 @@ public sealed class SidecarHarness : IAsyncDisposable
         builder.AddLapsScheduler();
         var app = builder.Build();
         app.MapLapsScheduler();
+        var membership = new EventLog<string[]>();
+        app.Services.GetRequiredService<WorkerPool>().WorkersChanged += workers => membership.Add([.. workers]);
         await app.StartAsync();
-        var harness = new SidecarHarness(app, workerApps, fakes);
+        var harness = new SidecarHarness(app, workerApps, fakes, membership);
         if (waitReady)
         {
             // Every worker described: routing and readiness start from a known state.

@@ -146,6 +146,7 @@ public sealed partial class WorkerPool
             }
 
             Volatile.Write(ref _all, [.. _all.Where(l => l.Retired), .. next]);
+            WorkersChanged?.Invoke([.. next.Select(l => l.Name)]);
         }
 
         RequestLeft();
@@ -186,6 +187,9 @@ public sealed partial class WorkerPool
             }
         }
     }
+
+    /// <summary>Raised (under the admission lock) with the routable workers after discovery changed them: a hook for tests.</summary>
+    internal event Action<IReadOnlyList<string>>? WorkersChanged;
 
     /// <summary>Raised (under the admission lock) once a request is in its loop's inbox: a hook for diagnostics and tests.</summary>
     internal event Action<LiveRequest>? Admitted;
