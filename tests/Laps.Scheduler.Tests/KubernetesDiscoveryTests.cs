@@ -51,6 +51,7 @@ public sealed class KubernetesDiscoveryTests
         api.Seed(Slice("pool-workers-b", ("worker-1", true)));
 
         await sidecar.Membership.WaitAsync(m => m.SequenceEqual(["worker-0:5000", "worker-1:5000"]));
+        Assert.True(api.Requests.Count(r => r.Verb == "list" && r.Resource == "endpointslices") >= 2, "discovery did not list again");
     }
 
     [Fact]
