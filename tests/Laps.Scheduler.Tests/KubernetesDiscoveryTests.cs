@@ -44,13 +44,19 @@ public sealed class KubernetesDiscoveryTests
         api.Seed(Slice("pool-workers-a", ("worker-0", true)));
         await using var sidecar = await StartAsync(api);
         await sidecar.Membership.WaitAsync(m => m.SequenceEqual(["worker-0:5000"]));
+        await api.WatchOpenedAsync("endpointslices").WaitAsync(EventLog<int>.Timeout);
 
-        // The watch breaks and its resourceVersion is compacted away: resuming gets 410, so discovery lists again.
+        // Other writes move the cluster past the watch's version, the history is compacted and the watch breaks:
+        // resuming from its version gets 410 Expired, so discovery must list again.
+        api.Seed(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "unrelated", NamespaceProperty = Namespace } });
         api.Compact();
         api.DisconnectWatches();
         api.Seed(Slice("pool-workers-b", ("worker-1", true)));
 
         await sidecar.Membership.WaitAsync(m => m.SequenceEqual(["worker-0:5000", "worker-1:5000"]));
+        Assert.True(
+            api.Requests.Count(r => r.Verb == "list" && r.Resource == "endpointslices") >= 2,
+            string.Join("\n", api.Requests.Select(r => $"{r.Verb} {r.Resource} {r.Query}")));
     }
 
     [Fact]

@@ -50,7 +50,7 @@ public sealed partial class KubernetesWorkerDiscovery(
 
                 LogRelisting(options.Namespace!, options.Selector!);
             }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is HttpOperationException or HttpRequestException or IOException or KubernetesException)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is HttpOperationException or HttpRequestException or IOException or KubernetesException or System.Text.Json.JsonException)
             {
                 failures++;
                 LogWatchFailed(options.Namespace!, options.Selector!, failures, e.Message);
@@ -62,9 +62,12 @@ public sealed partial class KubernetesWorkerDiscovery(
         // One watch: apply its events; the version to resume from when it ends, or null to relist (expired or failed).
         async Task<string?> WatchAsync(string version)
         {
+            // The client reports a broken stream or an ERROR event (410 Expired) to onError and just ends the stream:
+            // rethrown below, so the loop relists after a backoff instead of resuming from a version that is gone.
+            var errors = new List<Exception>();
             var events = client.DiscoveryV1.WatchListNamespacedEndpointSliceAsync(
                 options.Namespace, allowWatchBookmarks: true, labelSelector: options.Selector, resourceVersion: version,
-                timeoutSeconds: WatchTimeoutSeconds, cancellationToken: cancellationToken);
+                timeoutSeconds: WatchTimeoutSeconds, onError: errors.Add, cancellationToken: cancellationToken);
             await foreach (var (type, slice) in events.ConfigureAwait(false))
             {
                 switch (type)
@@ -83,6 +86,11 @@ public sealed partial class KubernetesWorkerDiscovery(
 
                 version = slice.Metadata?.ResourceVersion ?? version;
                 Report();
+            }
+
+            if (errors.Count > 0)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(errors[0]);
             }
 
             return version;
