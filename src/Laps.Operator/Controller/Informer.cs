@@ -78,7 +78,8 @@ public sealed class Informer<T>(
     public async Task RunAsync(CancellationToken ct)
     {
         var failures = 0;
-        var needList = true;
+        // Run again after a stop, it resumes its watch; the server says 410 if that is too old.
+        var needList = ResourceVersion.Length == 0;
         while (!ct.IsCancellationRequested)
         {
             try

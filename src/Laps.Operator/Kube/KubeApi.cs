@@ -35,7 +35,8 @@ public sealed class KubeApi(IKubernetes client)
 
     /// <summary>
     /// Events after <paramref name="resourceVersion"/>, with bookmarks; ends when the server closes the watch. An ERROR
-    /// event (e.g. 410 Expired) is thrown as a <see cref="KubernetesException"/> carrying its status.
+    /// event (e.g. 410 Expired) or a broken stream, which the client reports to a callback and then just ends the
+    /// stream on, is thrown once the stream ends (a <see cref="KubernetesException"/> carrying the status).
     /// </summary>
     public async IAsyncEnumerable<(WatchEventType Type, T Object)> WatchAsync<T>(
         KindInfo kind, string? ns, string? labelSelector, string resourceVersion, TimeSpan timeout,
@@ -43,13 +44,14 @@ public sealed class KubeApi(IKubernetes client)
     {
         ArgumentNullException.ThrowIfNull(kind);
         var seconds = (int)timeout.TotalSeconds;
+        var errors = new List<Exception>();
         var events = string.IsNullOrEmpty(ns)
             ? Client.CustomObjects.WatchListCustomObjectForAllNamespacesAsync(
                 kind.Group, kind.Version, kind.Plural, allowWatchBookmarks: true, labelSelector: labelSelector,
-                resourceVersion: resourceVersion, timeoutSeconds: seconds, cancellationToken: ct)
+                resourceVersion: resourceVersion, timeoutSeconds: seconds, onError: errors.Add, cancellationToken: ct)
             : Client.CustomObjects.WatchListNamespacedCustomObjectAsync(
                 kind.Group, kind.Version, ns, kind.Plural, allowWatchBookmarks: true, labelSelector: labelSelector,
-                resourceVersion: resourceVersion, timeoutSeconds: seconds, cancellationToken: ct);
+                resourceVersion: resourceVersion, timeoutSeconds: seconds, onError: errors.Add, cancellationToken: ct);
         await foreach (var (type, obj) in events.ConfigureAwait(false))
         {
             var element = obj is JsonElement e ? e : JsonSerializer.SerializeToElement(obj);
@@ -59,6 +61,11 @@ public sealed class KubeApi(IKubernetes client)
             }
 
             yield return (type, KubernetesJson.Deserialize<T>(element));
+        }
+
+        if (errors.Count > 0)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(errors[0]);
         }
     }
 
