@@ -17,11 +17,13 @@ internal sealed class OperatorCommand : Command
 {
     public const string CommandName = "operator";
     private readonly OperatorRunner _runner;
+    private readonly Func<string, string?> _environment;
 
-    public OperatorCommand(OperatorRunner? runner = null)
+    public OperatorCommand(OperatorRunner? runner = null, Func<string, string?>? environment = null)
         : base(CommandName, "Run the Kubernetes operator: InferencePool custom resources become worker and scheduler pods.")
     {
         _runner = runner ?? RunAsync;
+        _environment = environment ?? Environment.GetEnvironmentVariable;
         foreach (var option in new Option[] { Host, Port, Namespace, LeaderElect, LeaseName, LeaseNamespace, DefaultImage, Kubeconfig })
         {
             Options.Add(option);
@@ -36,7 +38,9 @@ internal sealed class OperatorCommand : Command
 
     internal Option<string> Namespace { get; } = OptionValues.Scalar("--namespace", "Namespace to watch (empty: all namespaces)", (_, t) => t, () => "");
 
-    internal Option<bool> LeaderElect { get; } = OptionValues.Scalar("--leader-elect", "Elect one active instance on a Lease (true|false)", Boolean, () => true);
+    // A string option: a bool one would be a flag and not take "false".
+    internal Option<string> LeaderElect { get; } = OptionValues.Scalar(
+        "--leader-elect", "Elect one active instance on a Lease (default true)", (o, t) => Boolean(o, t) ? "true" : "false", () => "true", "true|false");
 
     internal Option<string> LeaseName { get; } = OptionValues.Scalar("--lease-name", "Name of the Lease", (_, t) => t, () => "laps-operator");
 
@@ -49,9 +53,9 @@ internal sealed class OperatorCommand : Command
     internal Option<string?> Kubeconfig { get; } = OptionValues.Scalar<string?>(
         "--kubeconfig", "Kubeconfig file (default: in-cluster config in a pod, else ~/.kube/config)", (_, t) => t, () => null);
 
-    public OperatorOptions Bind(ParseResult parseResult, Func<string, string?>? environment = null)
+    public OperatorOptions Bind(ParseResult parseResult)
     {
-        environment ??= Environment.GetEnvironmentVariable;
+        var environment = _environment;
         var port = parseResult.GetValue(Port);
         if (port is < 0 or > 65535)
         {
@@ -82,7 +86,7 @@ internal sealed class OperatorCommand : Command
         {
             Url = string.Create(CultureInfo.InvariantCulture, $"http://{urlHost}:{port}"),
             Namespace = parseResult.GetValue(Namespace) ?? "",
-            LeaderElect = parseResult.GetValue(LeaderElect),
+            LeaderElect = parseResult.GetValue(LeaderElect) != "false",
             LeaseName = leaseName,
             LeaseNamespace = leaseNamespace,
             DefaultImage = image,
