@@ -90,7 +90,12 @@ public sealed class Informer<T>(
                     needList = false;
                 }
 
-                await WatchAsync(ct).ConfigureAwait(false);
+                if (await WatchAsync(ct).ConfigureAwait(false) == 0)
+                {
+                    // A watch the server closed at once, with nothing in it: do not spin.
+                    await Task.Delay(TimeSpan.FromSeconds(1), time, ct).ConfigureAwait(false);
+                }
+
                 failures = 0;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -156,10 +161,13 @@ public sealed class Informer<T>(
         _synced.TrySetResult();
     }
 
-    private async Task WatchAsync(CancellationToken ct)
+    // Returns how many events (bookmarks included) the watch delivered.
+    private async Task<int> WatchAsync(CancellationToken ct)
     {
+        var count = 0;
         await foreach (var (type, obj) in api.WatchAsync<T>(Kind, ns, labelSelector, ResourceVersion, _watchTimeout, ct).ConfigureAwait(false))
         {
+            count++;
             switch (type)
             {
                 case WatchEventType.Added or WatchEventType.Modified:
@@ -184,6 +192,8 @@ public sealed class Informer<T>(
                 Changed?.Invoke(type, obj);
             }
         }
+
+        return count;
     }
 
     private static bool IsExpired(Exception e)
