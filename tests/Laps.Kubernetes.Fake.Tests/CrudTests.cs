@@ -200,6 +200,34 @@ public sealed class CrudTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Delete_collection_removes_only_the_selected_objects()
+    {
+        _server.Seed(ConfigMap("web", labels: new Dictionary<string, string> { ["app"] = "web" }));
+        _server.Seed(ConfigMap("db", labels: new Dictionary<string, string> { ["app"] = "db" }));
+
+        await _client.CoreV1.DeleteCollectionNamespacedConfigMapAsync("default", labelSelector: "app=web");
+
+        Assert.Equal("db", Assert.Single(_server.List<V1ConfigMap>()).Metadata.Name);
+    }
+
+    [Fact]
+    public async Task Faults_match_verb_resource_and_name()
+    {
+        _server.Seed(ConfigMap("a"));
+        _server.Seed(ConfigMap("b"));
+        _server.InjectFault("get", "configmaps", 500, name: "b", times: 2);
+
+        await _client.CoreV1.ReadNamespacedConfigMapAsync("a", "default");
+        await _client.CoreV1.ListNamespacedConfigMapAsync("default");
+        for (var i = 0; i < 2; i++)
+        {
+            var e = await Assert.ThrowsAsync<HttpOperationException>(() => _client.CoreV1.ReadNamespacedConfigMapAsync("b", "default"));
+            Assert.Equal(HttpStatusCode.InternalServerError, e.Response.StatusCode);
+        }
+        await _client.CoreV1.ReadNamespacedConfigMapAsync("b", "default");
+    }
+
+    [Fact]
     public async Task The_request_log_records_kubernetes_verbs()
     {
         await _client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("a"), "default");

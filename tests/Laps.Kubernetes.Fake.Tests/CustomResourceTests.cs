@@ -100,4 +100,45 @@ public sealed class CustomResourceTests : IAsyncLifetime
         Assert.Contains(resources.Resources, r => r.Name == "inferencepools/status");
         Assert.Contains(resources.Resources, r => r.Name == "inferencepools/scale" && r.Kind == "Scale");
     }
+
+    [Fact]
+    public async Task Deleting_a_CRD_removes_its_objects_and_the_kind()
+    {
+        _server.InstallServiceMonitorCrd();
+        await _client.CustomObjects.CreateNamespacedCustomObjectAsync(new Dictionary<string, object>
+        {
+            ["apiVersion"] = "monitoring.coreos.com/v1",
+            ["kind"] = "ServiceMonitor",
+            ["metadata"] = new Dictionary<string, object> { ["name"] = "m" },
+        }, "monitoring.coreos.com", "v1", "default", "servicemonitors");
+
+        await _client.ApiextensionsV1.DeleteCustomResourceDefinitionAsync("servicemonitors.monitoring.coreos.com");
+
+        Assert.DoesNotContain(_server.Registry.All, t => t.Kind == "ServiceMonitor");
+        Assert.Empty(_server.Store.List(ResourceRegistry.ServiceMonitor, null, Selector.Everything, Selector.Everything).Items);
+        var list = await _client.ApiextensionsV1.ListCustomResourceDefinitionAsync();
+        Assert.Empty(list.Items);
+    }
+
+    [Fact]
+    public async Task Server_side_apply_creates_then_merges()
+    {
+        var body = """{"apiVersion":"laps.dev/v1alpha1","kind":"InferencePool","metadata":{"name":"p","namespace":"default"},"spec":{"workers":{"replicas":1}}}""";
+        await _client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(body, V1Patch.PatchType.ApplyPatch),
+            Group, Version, "default", Plural, "p", fieldManager: "test");
+        await _client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(body.Replace("1}", "4}", StringComparison.Ordinal), V1Patch.PatchType.ApplyPatch),
+            Group, Version, "default", Plural, "p", fieldManager: "test");
+
+        Assert.Equal(4, (int)_server.Get(Plural, "default", "p")["spec"]!["workers"]!["replicas"]!);
+    }
+
+    [Fact]
+    public async Task An_incomplete_CRD_is_422_and_registers_nothing()
+    {
+        var before = _server.Registry.All.Count;
+        var e = await Assert.ThrowsAsync<HttpOperationException>(() => _client.ApiextensionsV1.CreateCustomResourceDefinitionAsync(
+            new V1CustomResourceDefinition { Metadata = new V1ObjectMeta { Name = "things.example.com" }, Spec = new V1CustomResourceDefinitionSpec() }));
+        Assert.Equal((HttpStatusCode)422, e.Response.StatusCode);
+        Assert.Equal(before, _server.Registry.All.Count);
+    }
 }

@@ -92,6 +92,21 @@ public sealed class WatchTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Bookmarks_go_out_on_the_configured_interval_of_the_server_clock()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var server = await FakeKubernetesServer.StartAsync(new FakeKubernetesOptions { Time = clock, BookmarkInterval = TimeSpan.FromMinutes(1) });
+        using var client = server.CreateClient();
+        var watching = Take(client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: "1",
+            allowWatchBookmarks: true, cancellationToken: _timeout.Token), 1);
+        await server.WatchOpenedAsync("configmaps", _timeout.Token);
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(WatchEventType.Bookmark, Assert.Single(await watching).Type);
+    }
+
+    [Fact]
     public async Task Watch_from_a_compacted_resourceVersion_ends_with_410_Expired()
     {
         var list = await _client.CoreV1.ListNamespacedConfigMapAsync("default");

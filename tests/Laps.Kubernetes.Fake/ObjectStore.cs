@@ -70,10 +70,11 @@ public sealed class ObjectStore(ResourceRegistry registry, TimeProvider time, in
             {
                 obj.Remove("status");
             }
+            var declared = type.Kind == "CustomResourceDefinition" ? Declared(type, obj) : null;
             Commit("ADDED", type, ns, obj, previous: null);
-            if (type.Kind == "CustomResourceDefinition")
+            if (declared is not null)
             {
-                registry.Register(ResourceType.FromCrd(obj));
+                registry.Register(declared);
             }
             return obj.DeepClone().AsObject();
         }
@@ -151,7 +152,10 @@ public sealed class ObjectStore(ResourceRegistry registry, TimeProvider time, in
             }
             else
             {
-                var since = long.Parse(sinceRv, CultureInfo.InvariantCulture);
+                if (!long.TryParse(sinceRv, CultureInfo.InvariantCulture, out var since))
+                {
+                    throw ApiException.BadRequest($"invalid resource version: {sinceRv}");
+                }
                 if (since < _historyStart)
                 {
                     watch.Offer(new StoredEvent("ERROR", type, ApiException.Gone(since, _historyStart + 1).ToStatus()));
@@ -354,7 +358,13 @@ public sealed class ObjectStore(ResourceRegistry registry, TimeProvider time, in
         Commit("DELETED", type, ns, gone, obj, store: false);
         if (type.Kind == "CustomResourceDefinition")
         {
-            registry.Unregister(ResourceType.FromCrd(obj));
+            // Deleting a CRD deletes its objects and stops serving the kind.
+            var served = ResourceType.FromCrd(obj);
+            foreach (var (t, instance) in _objects.Values.Where(v => v.Type == served).ToList())
+            {
+                Remove(t, instance);
+            }
+            registry.Unregister(served);
         }
         if (!CollectGarbage)
         {
@@ -412,6 +422,18 @@ public sealed class ObjectStore(ResourceRegistry registry, TimeProvider time, in
         foreach (var watch in _watches.Where(w => w.Type == type))
         {
             watch.Offer(evt);
+        }
+    }
+
+    private static ResourceType Declared(ResourceType crdType, JsonObject crd)
+    {
+        try
+        {
+            return ResourceType.FromCrd(crd);
+        }
+        catch (Exception e) when (e is NullReferenceException or InvalidOperationException)
+        {
+            throw ApiException.Invalid(crdType, (string?)crd["metadata"]?["name"] ?? "", "spec: group, names.kind, names.plural and versions are required");
         }
     }
 

@@ -49,8 +49,9 @@ public sealed record ResourceType(
         var scale = sub?["scale"] is JsonObject s
             ? new ScalePaths((string)s["specReplicasPath"]!, (string)s["statusReplicasPath"]!, (string?)s["labelSelectorPath"])
             : null;
+        string Required(JsonNode? node) => (string?)node ?? throw new InvalidOperationException("incomplete CRD");
         return new ResourceType(
-            (string)spec["group"]!, (string)version["name"]!, (string)names["kind"]!, (string)names["plural"]!,
+            Required(spec["group"]), Required(version["name"]), Required(names["kind"]), Required(names["plural"]),
             (string?)spec["scope"] != "Cluster",
             names["shortNames"]?.AsArray().Select(n => (string)n!).ToArray() ?? [],
             HasStatus: sub?["status"] is not null, Scale: scale, Custom: true);
