@@ -65,7 +65,8 @@ public static class PoolStatus
         };
         Set(status, Conditions.Ready, ready, readyReason, readyMessage, pool.Generation, now);
 
-        var rolledOut = RolledOut(workers, desiredWorkers) && RolledOut(scheduler, pool.Scheduler.Replicas);
+        // Schedulers run active-passive: only the leader is ever ready.
+        var rolledOut = RolledOut(workers, desiredWorkers, desiredWorkers) && RolledOut(scheduler, pool.Scheduler.Replicas, 1);
         Set(status, Conditions.Progressing, !rolledOut, rolledOut ? Conditions.RolloutComplete : Conditions.Reconciling,
             rolledOut ? "every replica runs the current spec" : "waiting for the workers and the scheduler to roll out", pool.Generation, now);
 
@@ -93,11 +94,11 @@ public static class PoolStatus
     public static V1Condition? Find(InferencePoolStatus? status, string type)
         => status?.Conditions?.FirstOrDefault(c => c.Type == type);
 
-    private static bool RolledOut(V1Deployment? d, int replicas)
+    private static bool RolledOut(V1Deployment? d, int replicas, int ready)
         => d is not null
             && (d.Status?.ObservedGeneration ?? 0) >= (d.Metadata.Generation ?? 0)
             && (d.Status?.UpdatedReplicas ?? 0) >= replicas
-            && (d.Status?.ReadyReplicas ?? 0) >= replicas
+            && (d.Status?.ReadyReplicas ?? 0) >= ready
             && (d.Status?.Replicas ?? 0) <= replicas;
 
     private static void Set(InferencePoolStatus status, string type, bool value, string reason, string message, long generation, DateTimeOffset now)
