@@ -55,9 +55,10 @@ public sealed class LeaseElectorTests : IAsyncLifetime
         await stopA.CancelAsync();
         await runA.WaitAsync(OperatorHarness.Bound);
 
-        await Until(() => b.IsLeader, "b leads after a released the Lease", advance: TimeSpan.FromSeconds(1));
+        // The term starts on the thread pool just after IsLeader turns true.
+        await Until(() => b.IsLeader && Volatile.Read(ref termsB) == 1, "b leads after a released the Lease", advance: TimeSpan.FromSeconds(1));
         Assert.Equal("b", _server.Get<V1Lease>(Ns, "laps-operator").Spec.HolderIdentity);
-        Assert.Equal(1, Volatile.Read(ref termsB));
+        Assert.Equal(1, Volatile.Read(ref termsA));
         await stopB.CancelAsync();
         await runB.WaitAsync(OperatorHarness.Bound);
     }
