@@ -1,4 +1,5 @@
-using System.Diagnostics;
+using System.Text.Json;
+using k8s;
 using k8s.Models;
 using Laps.Operator.Controller;
 using Laps.Operator.Desired;
@@ -48,11 +49,9 @@ public sealed class ReconcileScenarioTests
         h.CreatePool("chat", s => s.Workers = new WorkersSpec { Replicas = 2 });
         await h.UntilAsync(() => h.Condition("chat", Conditions.Ready)?.Reason == Conditions.WorkersUnavailable, "Ready=False WorkersUnavailable");
 
-        var clock = Stopwatch.StartNew();
         h.AllReplicasReady("chat-workers");
         h.AllReplicasReady("chat-scheduler");
         await h.UntilAsync(() => h.Condition("chat", Conditions.Ready)?.Status == "True", "Ready=True", bound: TimeSpan.FromSeconds(1));
-        clock.Stop();
 
         var status = h.Pool("chat").Status!;
         Assert.Equal((2, 2, Conditions.WorkersAvailable), (status.ReadyWorkers, status.Workers, h.Condition("chat", Conditions.Ready)!.Reason));
@@ -71,6 +70,25 @@ public sealed class ReconcileScenarioTests
         h.ChangeSpec("chat", s => s.Workers!.Replicas = 5);
 
         await h.UntilAsync(() => h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-workers").Spec.Replicas == 5, "5 workers");
+    }
+
+    [Fact]
+    public async Task Scaling_through_the_scale_subresource_scales_the_workers_and_reports_the_selector()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat");
+        await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-workers") is not null, "the workers");
+
+        // What `kubectl scale ipool chat --replicas 4` sends.
+        await h.Client.CustomObjects.PatchNamespacedCustomObjectScaleAsync(
+            new V1Patch("{\"spec\":{\"replicas\":4}}", V1Patch.PatchType.MergePatch), InferencePool.Group, InferencePool.Version, OperatorHarness.Ns, InferencePool.Plural, "chat");
+
+        await h.UntilAsync(() => h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-workers").Spec.Replicas == 4, "4 workers");
+        h.AllReplicasReady("chat-workers");
+        await h.UntilAsync(() => h.Pool("chat").Status?.Workers == 4, "status.workers 4");
+        var scale = (JsonElement)await h.Client.CustomObjects.GetNamespacedCustomObjectScaleAsync(InferencePool.Group, InferencePool.Version, OperatorHarness.Ns, InferencePool.Plural, "chat");
+        Assert.Equal(4, scale.GetProperty("status").GetProperty("replicas").GetInt32());
+        Assert.Equal(PoolLabels.SelectorString("chat", PoolLabels.Worker), scale.GetProperty("status").GetProperty("selector").GetString());
     }
 
     [Fact]

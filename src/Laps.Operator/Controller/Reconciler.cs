@@ -237,8 +237,7 @@ public sealed class Reconciler(
         }
     }
 
-    private static string Brief(Exception e) => LapsOneLine(e.Message);
-
-    private static string LapsOneLine(string message)
-        => string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    // A condition message is one line.
+    private static string Brief(Exception e)
+        => string.Join(' ', e.Message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }
