@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Laps.Scheduler.Serving;
+using Laps.Worker.V1;
+
+namespace Laps.Benchmarks;
+
+/// <summary>
+/// A worker that answers every call at once, in process (no socket, no serialization): what the sidecar spends per
+/// step beside it is then all that is left to measure. Every sequence emits three tokens per step (4 drafted, 2
+/// accepted) and never finishes on its own; a step reports 10 ms of GPU time, so attained service grows as on a GPU.
+/// It records, for each Step, the time since the previous Step returned: the sidecar's own work between two steps
+/// (apply the reports, stream the tokens, release, admit, decide, build the next request).
+/// </summary>
+internal sealed class InstantWorker : CallInvoker, IWorkerClientFactory
+{
+    private const double StepSeconds = 0.010;
+    private readonly long[] _gaps;
+    private readonly TaskCompletionSource _recorded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _lastReturn;
+    private int _steps;
+    private int _skip;
+
+    /// <param name="record">Gaps to record once <paramref name="warmup"/> steps ran.</param>
+    public InstantWorker(int warmup, int record)
+    {
+        _skip = warmup;
+        _gaps = new long[record];
+    }
+
+    /// <summary>Completes when every gap was recorded.</summary>
+    public Task Recorded => _recorded.Task;
+
+    /// <summary>Recorded gaps in seconds, in step order.</summary>
+    public double[] GapSeconds => [.. _gaps.Select(t => (double)t / Stopwatch.Frequency)];
+
+    /// <summary>Sequences per Step, summed over the recorded steps.</summary>
+    public long RecordedSequences { get; private set; }
+
+    public SpeculativeWorker.SpeculativeWorkerClient Create(string address) => new(this);
+
+    public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
+    {
+        object response = request switch
+        {
+            StepRequest step => Step(step),
+            DescribeRequest => new WorkerDescription { WorkerId = "instant", SpeculationLength = 4, MaxBatch = 4096, MaxStepsPerCall = 1, KvCapacityTokens = long.MaxValue },
+            ReleaseRequest release => new ReleaseResponse { Released = release.SequenceIds.Count },
+            _ => throw new NotSupportedException(method.FullName),
+        };
+        return new AsyncUnaryCall<TResponse>(Task.FromResult((TResponse)response), Task.FromResult(new Metadata()), () => Status.DefaultSuccess, () => [], () => { });
+    }
+
+    private StepResponse Step(StepRequest request)
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (_lastReturn != 0)
+        {
+            if (_skip > 0)
+            {
+                _skip--;
+            }
+            else if (_steps < _gaps.Length)
+            {
+                _gaps[_steps++] = now - _lastReturn;
+                RecordedSequences += request.Batch.Count;
+                if (_steps == _gaps.Length)
+                {
+                    _recorded.TrySetResult();
+                }
+            }
+        }
+
+        var response = new StepResponse { ElapsedS = StepSeconds };
+        foreach (var sequence in request.Batch)
+        {
+            var output = new SequenceOutput { SequenceId = sequence.SequenceId, Steps = 1, Drafted = 4, Accepted = 2, Text = " a b c" };
+            output.TokenIds.Add(1);
+            output.TokenIds.Add(2);
+            output.TokenIds.Add(3);
+            response.Outputs.Add(output);
+        }
+
+        _lastReturn = Stopwatch.GetTimestamp();
+        return response;
+    }
+
+    public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
+        => throw new NotSupportedException();
+
+    public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
+        => throw new NotSupportedException();
+
+    public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options)
+        => throw new NotSupportedException();
+
+    public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options)
+        => throw new NotSupportedException();
+}
