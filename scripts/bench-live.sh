@@ -36,8 +36,8 @@ command -v jq > /dev/null || { echo "bench-live.sh: needs jq" >&2; exit 2; }
 out=docs/bench/live
 mkdir -p "$out"
 started=$(date +%s)
-dotnet build -c Release -v q -nologo src/Laps.Cli > /dev/null
-dotnet build -c Release -v q -nologo bench/Laps.Benchmarks > /dev/null
+dotnet build -c Release -v q -nologo src/Laps.Cli >&2
+dotnet build -c Release -v q -nologo bench/Laps.Benchmarks >&2
 laps() { dotnet src/Laps.Cli/bin/Release/net10.0/laps.dll "$@"; }
 
 # Starts `laps up` (one sim worker unless $2 says otherwise) with policy $1; sets $up_pid and $url.

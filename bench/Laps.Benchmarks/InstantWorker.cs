@@ -20,12 +20,27 @@ internal sealed class InstantWorker : CallInvoker, IWorkerClientFactory
     private long _lastReturn;
     private int _steps;
     private int _skip;
+    private readonly Lock _waiting = new();
+    private long _stepCount;
+    private long _waitTarget;
+    private TaskCompletionSource? _waiter;
 
     /// <param name="record">Gaps to record once <paramref name="warmup"/> steps ran.</param>
     public InstantWorker(int warmup, int record)
     {
         _skip = warmup;
         _gaps = new long[record];
+    }
+
+    /// <summary>Completes once <paramref name="steps"/> more Steps were answered.</summary>
+    public Task StepsAsync(int steps)
+    {
+        lock (_waiting)
+        {
+            _waitTarget = _stepCount + steps;
+            _waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _waiter.Task;
+        }
     }
 
     /// <summary>Completes when every gap was recorded.</summary>
@@ -79,6 +94,15 @@ internal sealed class InstantWorker : CallInvoker, IWorkerClientFactory
             output.TokenIds.Add(2);
             output.TokenIds.Add(3);
             response.Outputs.Add(output);
+        }
+
+        lock (_waiting)
+        {
+            if (++_stepCount >= _waitTarget && _waiter is { } waiter)
+            {
+                _waiter = null;
+                waiter.TrySetResult();
+            }
         }
 
         _lastReturn = Stopwatch.GetTimestamp();
