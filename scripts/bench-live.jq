@@ -5,6 +5,8 @@ def pct: if . == null then "-" else ((. * 1000 | round) / 10 | tostring) + "%" e
 def signed_pct: if . == null then "-" elif . >= 0 then "+" + pct else pct end;
 def us: if . == null then "-" else (. * 1e7 | round / 10 | tostring) + " µs" end;
 $settings[0] as $s
+| $capacity[0] as $c
+| ($simo[0].runs | map({key: .policy, value: .}) | from_entries) as $mo
 | ($live | map({key: .policy, value: .}) | from_entries) as $l
 | ($sim[0].runs | map({key: .policy, value: .}) | from_entries) as $m
 | ($s.time_scale) as $ts
@@ -15,16 +17,19 @@ $settings[0] as $s
   "the 90th percentile one): \($s.capacity_rps | f(3)) req/s; every policy then gets the same \($s.requests) requests (seed \($s.seed))",
   "at \($s.load) × that = \($s.rate_rps | f(3)) req/s, Poisson, `max_tokens` 8192 (a client's limit, not the answer's length).",
   "The simulator runs the same requests, arrivals and batch with the sidecar's online length predictor, at the same",
-  "rate in model time (\($s.rate_rps / $ts | f(3)) req/s); its latencies are divided by the time scale to compare.",
+  "rate in model time (\($s.rate_rps / $ts | f(3)) req/s); its latencies are divided by the time scale to compare. It runs",
+  "twice: with its step model as it is (\"sim\"), and with the per-step cost of serving measured in the live capacity run",
+  "added to every step (\"sim+serving\"): that run took \($c.steps) steps in \($c.duration_s | f(1)) s, a step every",
+  "\($c.live_step_period_s | us) where the model says \($c.model_step_s / $ts | us), so \($c.step_overhead_model_s * 1000 | f(2)) ms of model time",
+  "(\($c.step_overhead_model_s / $ts | us) of wall time) per step.",
   "",
-  "| policy | live mean s | vs FCFS | vs MLFQ | simulated mean s | sim error | live p99 s | simulated p99 s | live TTFT s | Step round trip (live) | step (model) |",
-  "|---|---|---|---|---|---|---|---|---|---|---|",
-  ( $live[] | .policy as $p | $m[$p] as $sp
-    | "| \($p) | \(.mean_latency_s | f(3)) | \((.mean_latency_s / $l.fcfs.mean_latency_s) | f(2))× | \((.mean_latency_s / $l.mlfq.mean_latency_s) | f(2))× | \(($sp.mean_latency_s / $ts) | f(3)) | \(((.mean_latency_s - $sp.mean_latency_s / $ts) / ($sp.mean_latency_s / $ts)) | signed_pct) | \(.p99_latency_s | f(2)) | \(($sp.p99_latency_s / $ts) | f(2)) | \(.mean_ttft_s | f(3)) | \(.mean_step_round_trip_s | us) | \(($sp.busy_s / $sp.steps / $ts) | us) |" ),
+  "| policy | live mean s | vs FCFS | vs MLFQ | sim mean s | error | sim+serving mean s | error | live p99 s | sim+serving p99 s | live TTFT s | Step round trip |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|",
+  ( $live[] | .policy as $p | $m[$p] as $sp | $mo[$p] as $so
+    | "| \($p) | \(.mean_latency_s | f(3)) | \((.mean_latency_s / $l.fcfs.mean_latency_s) | f(2))× | \((.mean_latency_s / $l.mlfq.mean_latency_s) | f(2))× | \(($sp.mean_latency_s / $ts) | f(3)) | \(((.mean_latency_s - $sp.mean_latency_s / $ts) / ($sp.mean_latency_s / $ts)) | signed_pct) | \(($so.mean_latency_s / $ts) | f(3)) | \(((.mean_latency_s - $so.mean_latency_s / $ts) / ($so.mean_latency_s / $ts)) | signed_pct) | \(.p99_latency_s | f(2)) | \(($so.p99_latency_s / $ts) | f(2)) | \(.mean_ttft_s | f(3)) | \(.mean_step_round_trip_s | us) |" ),
   "",
-  "Sim error is (live − simulated) / simulated. \"Step round trip\" is the sidecar's mean `laps_worker_step_duration_seconds`;",
-  "\"step (model)\" is the simulator's mean step divided by the time scale: the gap is what serving adds per step",
-  "(gRPC, the sidecar's own work, the sim worker's timer).",
+  "Error is (live − simulated) / simulated. \"Step round trip\" is the sidecar's mean `laps_worker_step_duration_seconds`",
+  "(the Step call alone; the live step period above also holds the sidecar's work between calls).",
   "",
   "### The sidecar's own work per step",
   "",

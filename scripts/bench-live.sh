@@ -5,12 +5,12 @@
 # and the section between the "live" markers of docs/benchmarks.md is rewritten from it.
 #   scripts/bench-live.sh [--trace FILE] [--requests N] [--time-scale F] [--batch B] [--load RHO] [--seed S]
 #                         [--overhead-steps N] [--quick]
-# Needs the .NET SDK and jq. About 8 minutes on 2 cores (--quick: about 2 minutes, for trying the harness).
+# Needs the .NET SDK and jq. About 10 minutes on 2 cores (builds included) (--quick: about 2 minutes, for trying the harness).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 trace=../shared/traces/specdecode-sharegpt.jsonl
-requests=200
+requests=150
 time_scale=2
 batch=8
 load=0.85
@@ -71,10 +71,28 @@ bench() { laps bench --target "$url" --workload "$trace" --requests "$requests" 
 echo "capacity (fcfs, all $requests requests at once)..." >&2
 up fcfs
 bench --rate 100000 > "$out/capacity-fcfs.json"
+steps=$(curl -sf "${url}metrics" | awk '/^laps_worker_step_duration_seconds_count/ {c += $2} END {print c}')
 down
 capacity=$(jq '.throughput_p90_rps' "$out/capacity-fcfs.json")
 rate=$(jq -n "$load * $capacity")
 echo "  capacity $capacity req/s; offered $rate req/s" >&2
+
+# What serving adds per step: the worker is busy from the first request to the last completion, so the live step
+# period is the run's duration over its steps; the simulator's FCFS run of the same burst gives the modelled step.
+sim_dir=$(mktemp -d)
+sim() {
+  laps sim --workload "$trace" --batch "$batch" --requests "$requests" --seeds 1 --seed "$seed" --predictor online \
+    --out "$sim_dir" --json "$@"
+}
+sim --rate 100000 --policies fcfs > "$out/sim-capacity.json"
+model_step=$(jq '.runs[0].busy_s / .runs[0].steps' "$out/sim-capacity.json")
+live_period=$(jq -n "$(jq .duration_s "$out/capacity-fcfs.json") / $steps")
+step_overhead=$(jq -n "[($live_period * $time_scale) - $model_step, 0] | max")
+echo "  step: live period $live_period s over $steps steps, modelled $model_step s / $time_scale; serving adds $step_overhead model s" >&2
+jq --argjson steps "$steps" --argjson period "$live_period" --argjson model "$model_step" --argjson overhead "$step_overhead" \
+  '. + {steps: $steps, live_step_period_s: $period, model_step_s: $model, step_overhead_model_s: $overhead}' \
+  "$out/capacity-fcfs.json" > "$out/capacity-fcfs.json.tmp"
+mv "$out/capacity-fcfs.json.tmp" "$out/capacity-fcfs.json"
 
 # 2. Every policy at that rate: the same seed, so the same prompts and arrival times.
 for policy in "${policies[@]}"; do
@@ -91,11 +109,11 @@ done
 
 # 3. The simulator's prediction: the same trace, requests, seed, batch and predictor, at the same rate in model time
 #    (the sim worker runs time-scale times faster than the model, so a live second is time-scale model seconds).
+#    Twice: the step model as it is, and with the per-step cost of serving measured above added to every step.
 echo "simulator..." >&2
-sim_dir=$(mktemp -d)
-laps sim --workload "$trace" --batch "$batch" --requests "$requests" --seeds 1 --seed "$seed" \
-  --rate "$(jq -n "$rate / $time_scale")" --predictor online --policies "$(IFS=,; echo "${policies[*]}")" \
-  --out "$sim_dir" --json > "$out/sim.json"
+sim --rate "$(jq -n "$rate / $time_scale")" --policies "$(IFS=,; echo "${policies[*]}")" > "$out/sim.json"
+sim --rate "$(jq -n "$rate / $time_scale")" --policies "$(IFS=,; echo "${policies[*]}")" --step-overhead "$step_overhead" \
+  > "$out/sim-overhead.json"
 rm -rf "$sim_dir"
 
 # 4. The sidecar's own work per step: batch 32, 10,000 queued, an instant in-process worker.
@@ -119,6 +137,7 @@ jq -n --arg trace "$(basename "$trace")" --argjson requests "$requests" --argjso
 
 # The report: rewrite what lies between the markers in docs/benchmarks.md.
 report=$(jq -rn --slurpfile settings "$out/settings.json" --slurpfile sim "$out/sim.json" \
+  --slurpfile simo "$out/sim-overhead.json" --slurpfile capacity "$out/capacity-fcfs.json" \
   --slurpfile overhead "$out/overhead.json" --slurpfile stream "$out/stream.json" \
   --slurpfile live <(for p in "${policies[@]}"; do cat "$out/live-$p.json"; done) -f scripts/bench-live.jq)
 REPORT=$report awk '

@@ -45,6 +45,7 @@ public sealed class BadInputTests : IDisposable
     [InlineData("--load", "12", "--load: '12'")]
     [InlineData("--load", "0", "--load: '0'")]
     [InlineData("--rate", "0", "--rate: '0'")]
+    [InlineData("--step-overhead", "-0.001", "--step-overhead: '-0.001'")]
     [InlineData("--batch", "0", "--batch: '0'")]
     [InlineData("--k", "17", "--k: '17'")]
     [InlineData("--requests", "0", "--requests: '0'")]

@@ -63,6 +63,15 @@ public sealed class SimOptionsTests : IDisposable
     }
 
     [Fact]
+    public void A_step_overhead_adds_to_the_step_models_fixed_cost()
+    {
+        var spec = SpecOf("--step-overhead", "0.0025");
+
+        Assert.Equal(new ExperimentSpec { Workload = "x" }.StepTime.OverheadSeconds + 0.0025, spec.StepTime.OverheadSeconds, 12);
+        Assert.Equal(new ExperimentSpec { Workload = "x" }.StepTime with { OverheadSeconds = 0 }, spec.StepTime with { OverheadSeconds = 0 });
+    }
+
+    [Fact]
     public void Without_rates_the_loads_rule_and_the_predictor_is_the_noisy_oracle()
     {
         var spec = SpecOf();

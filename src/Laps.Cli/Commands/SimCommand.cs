@@ -88,7 +88,7 @@ internal sealed class SimCommand : Command
         _executor = executor;
         Option[] options =
         [
-            Workload, Proposer, K, Arrivals, Loads, Rates, Batches, Policies, Requests, Seeds, FirstSeed, Predictor, PredictorTau, Out,
+            Workload, Proposer, K, Arrivals, Loads, Rates, StepOverhead, Batches, Policies, Requests, Seeds, FirstSeed, Predictor, PredictorTau, Out,
             Json, Parallel, KvCapacity, Resume, LapsVariantOption, LapsEstimate, LapsConditioning, LapsReserveTop, LapsPredictEarly, LapsCostAware, LapsAcceptancePrior, LapsQueues, LapsTheta0, LapsRatio,
             LapsWindow, LapsTolerance, LapsMinSteps, LapsDemote, LapsAging, StarvationGuardFlag, MlfqLevels, MlfqQuantum,
         ];
@@ -121,6 +121,10 @@ internal sealed class SimCommand : Command
     internal Option<IReadOnlyList<double>> Rates { get; } = OptionValues.ListOption<double>(
         "--rate", "Absolute arrival rates instead of --load: requests per second of simulated time, comma-separated (to predict a live run offered a known rate)",
         OptionValues.Number, () => [], "r[,r...]");
+
+    internal Option<double> StepOverhead { get; } = OptionValues.Scalar(
+        "--step-overhead", "Seconds added to every step's modelled time: the serving path's own cost per step (gRPC, the sidecar), as measured live",
+        OptionValues.Number, () => 0);
 
     internal Option<string> Predictor { get; } = OptionValues.ChoiceOption(
         "--predictor", "Length predictor: 'noisy' (the true length blurred to --predictor-tau) or 'online' (the sidecar's, learning from each finished request's prompt ids)",
@@ -262,6 +266,12 @@ internal sealed class SimCommand : Command
             throw new UsageException("--rate: give either --rate or --load, not both");
         }
 
+        var stepOverhead = parseResult.GetValue(StepOverhead);
+        if (!(stepOverhead >= 0) || double.IsInfinity(stepOverhead))
+        {
+            throw new UsageException($"--step-overhead: '{stepOverhead.ToString(CultureInfo.InvariantCulture)}' is out of range: must be a number of seconds >= 0");
+        }
+
         var spec = new ExperimentSpec
         {
             Workload = parseResult.GetValue(Workload) ?? DefaultWorkload,
@@ -270,6 +280,7 @@ internal sealed class SimCommand : Command
             Arrivals = parseResult.GetValue(Arrivals) ?? SpecDefaults.Arrivals,
             Loads = parseResult.GetValue(Loads) ?? SpecDefaults.Loads,
             Rates = rates,
+            StepTime = SpecDefaults.StepTime with { OverheadSeconds = SpecDefaults.StepTime.OverheadSeconds + stepOverhead },
             Predictor = Predictors[parseResult.GetValue(Predictor) ?? "noisy"],
             Batches = parseResult.GetValue(Batches) ?? SpecDefaults.Batches,
             Policies = parseResult.GetValue(Policies) ?? PolicyCatalog.Names,
