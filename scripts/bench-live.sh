@@ -5,14 +5,14 @@
 # and the section between the "live" markers of docs/benchmarks.md is rewritten from it.
 #   scripts/bench-live.sh [--trace FILE] [--requests N] [--time-scale F] [--batch B] [--load RHO] [--seed S]
 #                         [--overhead-steps N] [--quick]
-# Needs the .NET SDK and jq. About 10 minutes on 2 cores (builds included) (--quick: about 2 minutes, for trying the harness).
+# Needs the .NET SDK and jq. About 13 minutes on the loaded 2-core VM, builds included (--quick: about 2 minutes, for trying the harness).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 trace=../shared/traces/specdecode-sharegpt.jsonl
-requests=150
-time_scale=2
-batch=8
+requests=100
+time_scale=4
+batch=1
 load=0.85
 seed=1
 overhead_steps=20000
