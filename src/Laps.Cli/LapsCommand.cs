@@ -7,7 +7,8 @@ namespace Laps.Cli;
 /// <summary>The <c>laps</c> program: one root, one subcommand per role (product.md §3).</summary>
 internal sealed class LapsCommand : RootCommand
 {
-    public LapsCommand(ExperimentExecutor? executor = null, SchedulerRunner? schedulerRunner = null)
+    public LapsCommand(ExperimentExecutor? executor = null, SchedulerRunner? schedulerRunner = null, OperatorRunner? operatorRunner = null,
+        Func<string, string?>? environment = null)
         : base("Laps: LAPS-SD scheduling for speculative-decoding LLM serving.")
     {
         Sim = new SimCommand(executor ?? SimCommand.RunExperiment);
@@ -18,7 +19,11 @@ internal sealed class LapsCommand : RootCommand
         Subcommands.Add(Scheduler);
         Subcommands.Add(new UpCommand());
         Subcommands.Add(new BenchCommand());
+        Operator = new OperatorCommand(operatorRunner, environment);
+        Subcommands.Add(Operator);
     }
+
+    public OperatorCommand Operator { get; }
 
     public SimCommand Sim { get; }
     public SchedulerCommand Scheduler { get; }

@@ -36,12 +36,16 @@ public sealed class BadInputTests : IDisposable
     [InlineData("--laps-variant", "literal", "--laps-variant: unknown value 'literal'")]
     [InlineData("--laps-estimate", "mean", "--laps-estimate: unknown value 'mean'")]
     [InlineData("--resume", "swap", "--resume: unknown value 'swap'")]
+    [InlineData("--predictor", "psychic", "--predictor: unknown value 'psychic'")]
+    [InlineData("--rate", "x", "--rate: 'x' is not a number")]
     public void Unparsable_values_name_the_option_and_value(string option, string value, string expected)
         => AssertOneUsageLine(new Cli().Run("sim", "--out", _out.Path, option, value), expected);
 
     [Theory]
     [InlineData("--load", "12", "--load: '12'")]
     [InlineData("--load", "0", "--load: '0'")]
+    [InlineData("--rate", "0", "--rate: '0'")]
+    [InlineData("--step-overhead", "-0.001", "--step-overhead: '-0.001'")]
     [InlineData("--batch", "0", "--batch: '0'")]
     [InlineData("--k", "17", "--k: '17'")]
     [InlineData("--requests", "0", "--requests: '0'")]
@@ -60,6 +64,10 @@ public sealed class BadInputTests : IDisposable
     [InlineData("--mlfq-quantum", "0", "--mlfq-quantum: '0'")]
     public void Out_of_range_values_name_the_option_and_value(string option, string value, string expected)
         => AssertOneUsageLine(new Cli().Run("sim", "--out", _out.Path, option, value), "laps sim: ", expected, "out of range");
+
+    [Fact]
+    public void Rate_and_load_together_are_rejected()
+        => AssertOneUsageLine(new Cli().Run("sim", "--out", _out.Path, "--rate", "1", "--load", "0.5"), "laps sim: --rate:", "not both");
 
     [Fact]
     public void A_blank_workload_is_rejected()

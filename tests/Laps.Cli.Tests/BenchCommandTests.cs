@@ -59,7 +59,7 @@ public sealed class BenchCommandTests : IAsyncLifetime
         Assert.True(exitCode == 0, stderr);
         using var report = JsonDocument.Parse(stdout);
         var root = report.RootElement;
-        foreach (var field in new[] { "requests", "completed", "errors", "duration_s", "mean_latency_s", "p50_latency_s", "p99_latency_s", "mean_ttft_s", "tokens_per_s" })
+        foreach (var field in new[] { "requests", "completed", "errors", "duration_s", "mean_latency_s", "p50_latency_s", "p99_latency_s", "mean_ttft_s", "tokens_per_s", "throughput_p90_rps" })
         {
             Assert.True(root.TryGetProperty(field, out _), field);
         }
@@ -87,6 +87,23 @@ public sealed class BenchCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Max_tokens_sends_one_fixed_limit_instead_of_each_prompts_own_length()
+    {
+        var (exitCode, _, stderr) = new Cli().Run("bench", "--target", Url, "--workload", "chat", "--requests", "4", "--rate", "400", "--max-tokens", "8192", "--json");
+
+        Assert.True(exitCode == 0, stderr);
+        Assert.All(_bodies, b => Assert.Equal(8192, b.GetProperty("max_tokens").GetInt32()));
+    }
+
+    [Fact]
+    public void Capacity_counts_completions_up_to_the_90th_percentile_one_not_the_drain_of_the_last()
+    {
+        // Nine finish within a second; the tenth, a long request, drains alone until 100 s.
+        Assert.Equal(9.0, Bench.LoadGenerator.ThroughputAt90th([0.5, 1, 1, 1, 1, 1, 1, 1, 1, 100]));
+        Assert.Null(Bench.LoadGenerator.ThroughputAt90th([]));
+    }
+
+    [Fact]
     public void Rejected_requests_are_counted_as_errors_by_kind()
     {
         _rejectEvery = 3;
@@ -104,6 +121,7 @@ public sealed class BenchCommandTests : IAsyncLifetime
     [InlineData("--target", "ftp://x", "--target: 'ftp://x' is not an http(s) URL")]
     [InlineData("--rate", "-1", "--rate: '-1' is out of range")]
     [InlineData("--requests", "0", "--requests: '0' is out of range")]
+    [InlineData("--max-tokens", "0", "--max-tokens: '0' is out of range")]
     [InlineData("--workload", "no-such-profile", "no-such-profile")]
     public void Bad_options_are_one_line_naming_the_value(string option, string value, string expected)
     {

@@ -26,6 +26,10 @@ public sealed class LocalPoolEndToEndTests : IAsyncLifetime
     public async Task DisposeAsync() => await _pool.DisposeAsync();
 
     [Fact]
+    public void The_scheduler_assumes_the_simulators_prior_acceptance_for_the_proposer()
+        => Assert.Equal(0.65, _pool.SchedulerOptions.PriorAcceptance); // ExperimentRunner.PriorAcceptance(Eagle), not the sidecar's 0.6
+
+    [Fact]
     public async Task A_streamed_completion_arrives_as_sse_chunks_through_the_real_workers()
     {
         using var http = new HttpClient { BaseAddress = _pool.Url, Timeout = Bound };

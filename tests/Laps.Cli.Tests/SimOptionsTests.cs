@@ -53,6 +53,34 @@ public sealed class SimOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Rates_replace_loads_and_the_online_predictor_is_chosen_by_name()
+    {
+        var spec = SpecOf("--rate", "0.25,1.5", "--predictor", "online");
+
+        Assert.Equal([0.25, 1.5], spec.Rates);
+        Assert.Equal(2, spec.Levels);
+        Assert.Equal(LengthPredictorKind.Online, spec.Predictor);
+    }
+
+    [Fact]
+    public void A_step_overhead_adds_to_the_step_models_fixed_cost()
+    {
+        var spec = SpecOf("--step-overhead", "0.0025");
+
+        Assert.Equal(new ExperimentSpec { Workload = "x" }.StepTime.OverheadSeconds + 0.0025, spec.StepTime.OverheadSeconds, 12);
+        Assert.Equal(new ExperimentSpec { Workload = "x" }.StepTime with { OverheadSeconds = 0 }, spec.StepTime with { OverheadSeconds = 0 });
+    }
+
+    [Fact]
+    public void Without_rates_the_loads_rule_and_the_predictor_is_the_noisy_oracle()
+    {
+        var spec = SpecOf();
+
+        Assert.Null(spec.Rates);
+        Assert.Equal(LengthPredictorKind.NoisyOracle, spec.Predictor);
+    }
+
+    [Fact]
     public void Scalars_map_to_the_spec()
     {
         var spec = SpecOf(

@@ -16,7 +16,12 @@ internal sealed record BenchPlan(IReadOnlyList<BenchRequest> Requests)
     /// <summary>Vocabulary size for prompts of synthetic profiles, which carry no token ids (Llama-3's is 128k).</summary>
     private const int SyntheticVocabulary = 32_000;
 
-    public static BenchPlan Create(Workload workload, IArrivalProcess arrivals, double ratePerSecond, int requests, int seed)
+    /// <param name="maxTokens">
+    /// The max_tokens every request sends; null: each entry's own output length. A scheduler caps its length prediction
+    /// at max_tokens, so the entry's length hands it the truth as an upper bound; a fixed limit, as real clients send,
+    /// does not.
+    /// </param>
+    public static BenchPlan Create(Workload workload, IArrivalProcess arrivals, double ratePerSecond, int requests, int seed, int? maxTokens = null)
     {
         var random = new Random(seed);
         var entries = workload.Sample(requests, random);
@@ -25,7 +30,7 @@ internal sealed record BenchPlan(IReadOnlyList<BenchRequest> Requests)
         for (var i = 0; i < requests; i++)
         {
             var e = entries[i];
-            plan[i] = new BenchRequest(times[i], e.PromptTokenIds ?? SyntheticPrompt(e.PromptTokens, random), Math.Max(1, e.OutputTokens(ProposerKind.Eagle)));
+            plan[i] = new BenchRequest(times[i], e.PromptTokenIds ?? SyntheticPrompt(e.PromptTokens, random), maxTokens ?? Math.Max(1, e.OutputTokens(ProposerKind.Eagle)));
         }
 
         return new BenchPlan(plan);

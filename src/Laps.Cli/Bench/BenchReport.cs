@@ -16,6 +16,9 @@ internal sealed record BenchReport
     [JsonPropertyName("mean_ttft_s")] public required double? MeanTtftSeconds { get; init; }
     [JsonPropertyName("tokens_per_s")] public required double TokensPerSecond { get; init; }
 
+    /// <summary>Completions per second up to the 90th percentile completion: the capacity when every request is sent at once.</summary>
+    [JsonPropertyName("throughput_p90_rps")] public required double? ThroughputAt90thCompletion { get; init; }
+
     /// <summary>Errors by kind ("http 429", "timeout", ...), for the table.</summary>
     [JsonPropertyName("error_kinds")] public required IReadOnlyDictionary<string, int> ErrorKinds { get; init; }
 }

@@ -36,6 +36,7 @@ internal sealed class LoadGenerator(HttpClient http, TimeProvider time)
             P99LatencySeconds = latencies.Count == 0 ? null : Statistics.Quantile(latencies, 0.99),
             MeanTtftSeconds = ok.Count == 0 ? null : ok.Average(o => o.Ttft),
             TokensPerSecond = duration > 0 ? ok.Sum(o => (double)o.Tokens) / duration : 0,
+            ThroughputAt90thCompletion = ThroughputAt90th(ok.Select(o => o.End)),
             ErrorKinds = outcomes.Where(o => o.Error is not null).GroupBy(o => o.Error!).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal),
         };
 
@@ -106,7 +107,7 @@ internal sealed class LoadGenerator(HttpClient http, TimeProvider time)
             if (data.SequenceEqual("[DONE]"))
             {
                 var end = time.GetElapsedTime(start).TotalSeconds;
-                return new Outcome(end - planned, (ttft ?? end) - planned, usageTokens ?? chunksWithText, null);
+                return new Outcome(end - planned, (ttft ?? end) - planned, usageTokens ?? chunksWithText, null, end);
             }
 
             using var chunk = JsonDocument.Parse(data.ToString());
@@ -133,7 +134,24 @@ internal sealed class LoadGenerator(HttpClient http, TimeProvider time)
         return Outcome.Failed("stream ended without [DONE]");
     }
 
-    private sealed record Outcome(double Latency, double Ttft, int Tokens, string? Error)
+    /// <summary>
+    /// Completions per second up to the 90th percentile completion, as the simulator measures saturation: sent all at
+    /// once, the drain of the last long requests at a shrinking batch is not capacity.
+    /// </summary>
+    internal static double? ThroughputAt90th(IEnumerable<double> endTimes)
+    {
+        var ends = endTimes.Order().ToArray();
+        if (ends.Length == 0)
+        {
+            return null;
+        }
+
+        var cut = Math.Max(0, (int)Math.Ceiling(0.9 * ends.Length) - 1);
+        return ends[cut] > 0 ? (cut + 1) / ends[cut] : null;
+    }
+
+    /// <param name="End">When the stream ended, in seconds since the run started.</param>
+    private sealed record Outcome(double Latency, double Ttft, int Tokens, string? Error, double End = 0)
     {
         public static Outcome Failed(string error) => new(0, 0, 0, error);
     }

@@ -22,7 +22,7 @@ internal sealed class BenchCommand : Command
         : base(CommandName, "Drive an open-loop load against an OpenAI-compatible server and report latency, TTFT and throughput.")
     {
         _httpClient = httpClient ?? (() => new HttpClient { Timeout = Timeout.InfiniteTimeSpan });
-        foreach (var option in new Option[] { Target, Workload, Rate, Arrivals, Requests, ConcurrencyLimit, Model, Seed, RequestTimeout, Json })
+        foreach (var option in new Option[] { Target, Workload, Rate, Arrivals, Requests, MaxTokens, ConcurrencyLimit, Model, Seed, RequestTimeout, Json })
         {
             Options.Add(option);
         }
@@ -39,6 +39,10 @@ internal sealed class BenchCommand : Command
     internal Option<string> Arrivals { get; } = new("--arrivals") { Description = "poisson, gamma:<cv>, or an Azure-format CSV of timestamps", DefaultValueFactory = _ => "poisson" };
 
     internal Option<int> Requests { get; } = OptionValues.Scalar("--requests", "Requests to send", OptionValues.Integer, () => 200);
+
+    internal Option<int?> MaxTokens { get; } = OptionValues.Knob(
+        "--max-tokens", "max_tokens of every request (default: each prompt's own output length in the workload, which tells a length-capping scheduler the truth)",
+        OptionValues.Integer);
 
     internal Option<int> ConcurrencyLimit { get; } = OptionValues.Scalar("--concurrency-limit", "Most requests in flight; later ones wait (their wait counts in latency)", OptionValues.Integer, () => 256);
 
@@ -120,8 +124,14 @@ internal sealed class BenchCommand : Command
             throw new UsageException($"--rate: '{rate.ToString(CultureInfo.InvariantCulture)}' is out of range: must be a positive number of requests per second");
         }
 
+        var maxTokens = parseResult.GetValue(MaxTokens);
+        if (maxTokens is < 1)
+        {
+            throw new UsageException($"--max-tokens: '{maxTokens}' is out of range: must be >= 1");
+        }
+
         var workload = WorkloadCatalog.Load(parseResult.GetValue(Workload)!);
-        return (target, BenchPlan.Create(workload, process, rate, requests, parseResult.GetValue(Seed)), concurrency, TimeSpan.FromSeconds(timeout));
+        return (target, BenchPlan.Create(workload, process, rate, requests, parseResult.GetValue(Seed), maxTokens), concurrency, TimeSpan.FromSeconds(timeout));
     }
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };

@@ -34,6 +34,12 @@ internal sealed class SimCommand : Command
         ["neighbours"] = PosteriorConditioning.Neighbours,
     };
 
+    private static readonly Dictionary<string, LengthPredictorKind> Predictors = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["noisy"] = LengthPredictorKind.NoisyOracle,
+        ["online"] = LengthPredictorKind.Online,
+    };
+
     private static readonly Dictionary<string, bool> OnOff = new(StringComparer.OrdinalIgnoreCase)
     {
         ["on"] = true,
@@ -53,6 +59,7 @@ internal sealed class SimCommand : Command
         [nameof(ExperimentSpec.Seeds)] = "--seeds",
         [nameof(ExperimentSpec.FirstSeed)] = "--seed",
         [nameof(ExperimentSpec.PredictorTau)] = "--predictor-tau",
+        [nameof(ExperimentSpec.Rates)] = "--rate",
         [nameof(ExperimentSpec.KvCapacityTokens)] = "--kv-capacity",
         [nameof(ExperimentSpec.Parallelism)] = "--parallel",
     };
@@ -81,7 +88,7 @@ internal sealed class SimCommand : Command
         _executor = executor;
         Option[] options =
         [
-            Workload, Proposer, K, Arrivals, Loads, Batches, Policies, Requests, Seeds, FirstSeed, PredictorTau, Out,
+            Workload, Proposer, K, Arrivals, Loads, Rates, StepOverhead, Batches, Policies, Requests, Seeds, FirstSeed, Predictor, PredictorTau, Out,
             Json, Parallel, KvCapacity, Resume, LapsVariantOption, LapsEstimate, LapsConditioning, LapsReserveTop, LapsPredictEarly, LapsCostAware, LapsAcceptancePrior, LapsQueues, LapsTheta0, LapsRatio,
             LapsWindow, LapsTolerance, LapsMinSteps, LapsDemote, LapsAging, StarvationGuardFlag, MlfqLevels, MlfqQuantum,
         ];
@@ -110,6 +117,18 @@ internal sealed class SimCommand : Command
     internal Option<IReadOnlyList<double>> Loads { get; } = OptionValues.ListOption(
         "--load", "Offered loads ρ, comma-separated, as fractions of the measured FCFS saturation throughput",
         OptionValues.Number, () => SpecDefaults.Loads, "ρ[,ρ...]");
+
+    internal Option<IReadOnlyList<double>> Rates { get; } = OptionValues.ListOption<double>(
+        "--rate", "Absolute arrival rates instead of --load: requests per second of simulated time, comma-separated (to predict a live run offered a known rate)",
+        OptionValues.Number, () => [], "r[,r...]");
+
+    internal Option<double> StepOverhead { get; } = OptionValues.Scalar(
+        "--step-overhead", "Seconds added to every step's modelled time: the serving path's own cost per step (gRPC, the sidecar), as measured live",
+        OptionValues.Number, () => 0);
+
+    internal Option<string> Predictor { get; } = OptionValues.ChoiceOption(
+        "--predictor", "Length predictor: 'noisy' (the true length blurred to --predictor-tau) or 'online' (the sidecar's, learning from each finished request's prompt ids)",
+        Predictors, "noisy");
 
     internal Option<IReadOnlyList<int>> Batches { get; } = OptionValues.ListOption(
         "--batch", "Batch sizes B, comma-separated (sequences per step)", OptionValues.Integer, () => SpecDefaults.Batches, "B[,B...]");
@@ -205,7 +224,7 @@ internal sealed class SimCommand : Command
         => new ExperimentRunner(spec).Run(progress, cancellationToken);
 
     /// <summary>Runs the study <see cref="ExperimentRunner.Run"/> will report on (saturation measurements not counted).</summary>
-    public static int TotalRuns(ExperimentSpec spec) => spec.Loads.Count * spec.Batches.Count * spec.Seeds * spec.Policies.Count;
+    public static int TotalRuns(ExperimentSpec spec) => spec.Levels * spec.Batches.Count * spec.Seeds * spec.Policies.Count;
 
     /// <summary>Options → a validated study; <see cref="UsageException"/> names the option at fault.</summary>
     public SimInvocation Bind(ParseResult parseResult)
@@ -241,6 +260,18 @@ internal sealed class SimCommand : Command
             throw new UsageException($"--parallel: '{parallelism.ToString(CultureInfo.InvariantCulture)}' is out of range: must be >= 1");
         }
 
+        var rates = parseResult.GetValue(Rates) is { Count: > 0 } given ? given : null;
+        if (rates is not null && parseResult.GetResult(Loads) is { Implicit: false })
+        {
+            throw new UsageException("--rate: give either --rate or --load, not both");
+        }
+
+        var stepOverhead = parseResult.GetValue(StepOverhead);
+        if (!(stepOverhead >= 0) || double.IsInfinity(stepOverhead))
+        {
+            throw new UsageException($"--step-overhead: '{stepOverhead.ToString(CultureInfo.InvariantCulture)}' is out of range: must be a number of seconds >= 0");
+        }
+
         var spec = new ExperimentSpec
         {
             Workload = parseResult.GetValue(Workload) ?? DefaultWorkload,
@@ -248,6 +279,9 @@ internal sealed class SimCommand : Command
             K = parseResult.GetValue(K),
             Arrivals = parseResult.GetValue(Arrivals) ?? SpecDefaults.Arrivals,
             Loads = parseResult.GetValue(Loads) ?? SpecDefaults.Loads,
+            Rates = rates,
+            StepTime = SpecDefaults.StepTime with { OverheadSeconds = SpecDefaults.StepTime.OverheadSeconds + stepOverhead },
+            Predictor = Predictors[parseResult.GetValue(Predictor) ?? "noisy"],
             Batches = parseResult.GetValue(Batches) ?? SpecDefaults.Batches,
             Policies = parseResult.GetValue(Policies) ?? PolicyCatalog.Names,
             Requests = parseResult.GetValue(Requests),

@@ -3,9 +3,11 @@ using System.Globalization;
 using Laps.Scheduler;
 using Laps.Scheduling.Estimation;
 using Laps.Scheduling.Policies;
+using Laps.Simulation.Experiments;
 using Laps.Simulation.Workloads;
 using Laps.Worker;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -59,6 +61,10 @@ internal sealed class LocalPool : IAsyncDisposable
                 [SchedulerCommand.Key(nameof(SchedulerOptions.MaxQueued))] = settings.MaxQueued.ToString(CultureInfo.InvariantCulture),
                 [SchedulerCommand.Key(nameof(SchedulerOptions.Model))] = settings.Model,
 
+                // The acceptance the simulator's policies assume for this proposer, so a local pool schedules as `laps sim`
+                // predicts it.
+                [SchedulerCommand.Key(nameof(SchedulerOptions.PriorAcceptance))] = ExperimentRunner.PriorAcceptance(settings.Proposer).ToString("R", CultureInfo.InvariantCulture),
+
                 // Sim workers replay traces whose answers reach 8k tokens.
                 [SchedulerCommand.Key(nameof(SchedulerOptions.MaxCompletionTokens))] = "16384",
                 ["Logging:LogLevel:Default"] = "Warning",
@@ -91,6 +97,9 @@ internal sealed class LocalPool : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>The scheduler's options as it runs with them.</summary>
+    internal SchedulerOptions SchedulerOptions => _scheduler!.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SchedulerOptions>>().Value;
 
     /// <summary>Stops the worker at <paramref name="index"/> (for fault tests), as if its pod went away.</summary>
     public async Task StopWorkerAsync(int index) => await _workers[index].StopAsync().ConfigureAwait(false);

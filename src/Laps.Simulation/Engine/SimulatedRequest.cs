@@ -8,7 +8,8 @@ namespace Laps.Simulation.Engine;
 /// scheduler sees only the <see cref="RequestState"/> built from it; true length and acceptance reach only the
 /// oracle (through <see cref="OracleInfo"/>).
 /// </summary>
-public sealed record SimulatedRequest(int Index, double ArrivalTime, int PromptTokens, int[] AccLen, string Source)
+/// <param name="PromptTokenIds">The prompt's token ids when the workload has them: a learning length predictor reads them.</param>
+public sealed record SimulatedRequest(int Index, double ArrivalTime, int PromptTokens, int[] AccLen, string Source, int[]? PromptTokenIds = null)
 {
     public int Length => AccLen.Length;
 
@@ -37,7 +38,7 @@ public sealed record SimulatedRequest(int Index, double ArrivalTime, int PromptT
         var result = new SimulatedRequest[entries.Count];
         for (var i = 0; i < result.Length; i++)
         {
-            result[i] = new SimulatedRequest(i, arrivals[i], entries[i].PromptTokens, entries[i].AccLen(proposer), entries[i].Source);
+            result[i] = new SimulatedRequest(i, arrivals[i], entries[i].PromptTokens, entries[i].AccLen(proposer), entries[i].Source, entries[i].PromptTokenIds);
         }
 
         return result;

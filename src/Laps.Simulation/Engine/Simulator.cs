@@ -70,6 +70,7 @@ public sealed class Simulator
                 var state = new RequestState(r.Index, r.ArrivalTime, r.PromptTokens)
                 {
                     Oracle = new OracleInfo(r.Length, r.TrueAcceptance(k)),
+                    PromptTokenIds = r.PromptTokenIds,
                 };
                 states[r.Index] = new Slot(r, state);
                 scheduler.Admit(state);

@@ -29,7 +29,7 @@ public sealed class ExperimentRunner
     public ExperimentSpec Spec { get; }
 
     /// <summary>Number of runs <see cref="Run"/> will report (saturation measurements not counted).</summary>
-    public int TotalRuns => Spec.Loads.Count * Spec.Batches.Count * Spec.Seeds * Spec.Policies.Count;
+    public int TotalRuns => Spec.Levels * Spec.Batches.Count * Spec.Seeds * Spec.Policies.Count;
 
     /// <summary>Acceptance a policy assumes before a request has drafted anything (not the truth: a proposer-wide prior).</summary>
     public static double PriorAcceptance(ProposerKind proposer) => proposer == ProposerKind.Ngram ? 0.3 : 0.65;
@@ -44,16 +44,18 @@ public sealed class ExperimentRunner
         var prepared = new Prepared[groups.Length];
         Parallel.For(0, groups.Length, parallel, i => prepared[i] = Prepare(groups[i].batch, groups[i].seed));
 
-        // Stage 2: every (load, policy) on each prepared group.
+        // Stage 2: every (load or rate, policy) on each prepared group.
+        var levels = Spec.Rates ?? Spec.Loads;
         var jobs = (from g in prepared
-                    from load in Spec.Loads
+                    from level in levels
                     from policy in Spec.Policies
-                    select (g, load, policy)).ToArray();
+                    select (g, level, policy)).ToArray();
         var results = new RunResult[jobs.Length];
         Parallel.For(0, jobs.Length, parallel, i =>
         {
-            var (g, load, policy) = jobs[i];
-            results[i] = RunOne(g, load, policy);
+            var (g, level, policy) = jobs[i];
+            var rate = Spec.Rates is null ? level * g.SaturationRps : level;
+            results[i] = RunOne(g, rate, policy);
             progress?.Report(results[i]);
         });
 
@@ -96,15 +98,17 @@ public sealed class ExperimentRunner
         return new Prepared(batch, seed, entries, context, saturation, sigma);
     }
 
-    private RunResult RunOne(Prepared g, double load, string policyName)
+    private RunResult RunOne(Prepared g, double rate, string policyName)
     {
-        var rate = load * g.SaturationRps;
+        var load = rate / g.SaturationRps;
         var arrivals = _arrivals.Generate(g.Entries.Count, rate, new Random(unchecked((g.Seed * 7919) + 104729)));
         var requests = SimulatedRequest.From(g.Entries, arrivals, Spec.Proposer);
         var policy = PolicyCatalog.Create(policyName, g.Context, Spec.PolicySettings);
-        ILengthPredictor predictor = Spec.PredictorTau is null or >= 1
-            ? new OracleLengthPredictor()
-            : new NoisyOracleLengthPredictor(Spec.PredictorTau.Value, g.LengthLogSigma, new Random(unchecked((g.Seed * 31337) + 7)));
+        ILengthPredictor predictor = Spec.Predictor == LengthPredictorKind.Online
+            ? new OnlineLengthPredictor() // a fresh learner per run, as a sidecar starts with one
+            : Spec.PredictorTau is null or >= 1
+                ? new OracleLengthPredictor()
+                : new NoisyOracleLengthPredictor(Spec.PredictorTau.Value, g.LengthLogSigma, new Random(unchecked((g.Seed * 31337) + 7)));
         var outcome = new Simulator(OptionsFor(g.Batch)).Run(requests, policy, predictor);
 
         return new RunResult
@@ -129,7 +133,11 @@ public sealed class ExperimentRunner
             P99TtftSeconds = Statistics.Quantile(outcome.Ttfts, 0.99),
             PreemptionsPerRequest = outcome.MeanPreemptions,
             EstimateMape = outcome.EstimateMape,
-            Predictor = predictor is NoisyOracleLengthPredictor noisy ? string.Create(CultureInfo.InvariantCulture, $"tau={noisy.KendallTau}") : "oracle",
+            Predictor = predictor switch
+            {
+                NoisyOracleLengthPredictor noisy => string.Create(CultureInfo.InvariantCulture, $"tau={noisy.KendallTau}"),
+                _ => predictor.Name,
+            },
             ArrivalRate = rate,
             BusySeconds = outcome.BusySeconds,
             MakespanSeconds = outcome.MakespanSeconds,

@@ -13,6 +13,19 @@ public enum ResumeMode
     Recompute,
 }
 
+/// <summary>Which length predictor the SJF, SRPT and LAPS-SD runs consult.</summary>
+public enum LengthPredictorKind
+{
+    /// <summary>The true length blurred to a Kendall τ of <see cref="ExperimentSpec.PredictorTau"/> (null: the oracle).</summary>
+    NoisyOracle,
+
+    /// <summary>
+    /// The sidecar's own <see cref="Laps.Scheduling.Prediction.OnlineLengthPredictor"/>: learns from the prompt ids of the
+    /// requests that finished so far in the run, so a simulation predicts a live run's scheduling.
+    /// </summary>
+    Online,
+}
+
 /// <summary>
 /// A whole <c>laps sim</c> study: every combination of load × batch × seed × policy on one workload, proposer,
 /// arrival process and predictor. Policies within a (load, batch, seed) see identical requests, arrivals and
@@ -34,6 +47,12 @@ public sealed record ExperimentSpec
     /// <summary>Offered loads ρ as fractions of the measured FCFS saturation throughput.</summary>
     public IReadOnlyList<double> Loads { get; init; } = [0.85];
 
+    /// <summary>
+    /// Absolute arrival rates in requests per second of simulated time; when set they replace <see cref="Loads"/> (each
+    /// run still reports its load as rate / the FCFS saturation). For predicting a live run offered a known rate.
+    /// </summary>
+    public IReadOnlyList<double>? Rates { get; init; }
+
     public IReadOnlyList<int> Batches { get; init; } = [1];
 
     public IReadOnlyList<string> Policies { get; init; } = PolicyCatalog.Names;
@@ -47,6 +66,11 @@ public sealed record ExperimentSpec
 
     /// <summary>Kendall τ of the simulated length predictor; null or 1 means the oracle predictor.</summary>
     public double? PredictorTau { get; init; } = 0.55;
+
+    public LengthPredictorKind Predictor { get; init; } = LengthPredictorKind.NoisyOracle;
+
+    /// <summary>The arrival levels a run iterates over: <see cref="Rates"/> when given, else <see cref="Loads"/>.</summary>
+    public int Levels => Rates?.Count ?? Loads.Count;
 
     public PolicySettings PolicySettings { get; init; } = new();
 
@@ -94,6 +118,27 @@ public sealed record ExperimentSpec
             {
                 throw new ArgumentException($"unknown policy '{policy}'; known: {string.Join(", ", PolicyCatalog.Names)}", nameof(Policies));
             }
+        }
+
+        if (Rates is { } rates)
+        {
+            foreach (var rate in rates)
+            {
+                if (!(rate > 0) || double.IsInfinity(rate))
+                {
+                    throw new ArgumentOutOfRangeException(nameof(Rates), rate, "arrival rate must be a positive number of requests per second");
+                }
+            }
+
+            if (rates.Count == 0)
+            {
+                throw new ArgumentException("rates, when given, must list at least one value", nameof(Rates));
+            }
+        }
+
+        if (!Enum.IsDefined(Predictor))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Predictor), Predictor, "unknown length predictor");
         }
 
         if (Loads.Count == 0 || Batches.Count == 0 || Policies.Count == 0)

@@ -124,4 +124,24 @@ public sealed class SimulatorTests
             Assert.All(outcome.Latencies.Zip(outcome.Ttfts), x => Assert.True(x.Second <= x.First));
         }
     }
+
+    [Fact]
+    public void A_learning_predictor_sees_the_prompt_ids_of_the_workload()
+    {
+        // Prompt [1, 1] always answers with 200 tokens, prompt [2, 2] with 4; a burst of alternating requests, one at a
+        // time. SJF on the online predictor learns from the first completions to run the short ones first, but only
+        // when the simulator hands it the prompt ids.
+        static SimulatedRequest[] Burst(bool withIds) => [.. Enumerable.Range(0, 60).Select(i =>
+        {
+            var isLong = i % 2 == 0;
+            int[] prompt = isLong ? [1, 1] : [2, 2];
+            return new SimulatedRequest(i, i < 6 ? i * 10.0 : 60, 2, Enumerable.Repeat(1, isLong ? 200 : 4).ToArray(), "t", withIds ? prompt : null);
+        })];
+        var context = new PolicyContext(4, 0.01);
+
+        var informed = new Simulator(new SimulationOptions()).Run(Burst(withIds: true), new SjfPolicy(context), new OnlineLengthPredictor());
+        var blind = new Simulator(new SimulationOptions()).Run(Burst(withIds: false), new SjfPolicy(context), new OnlineLengthPredictor());
+
+        Assert.True(informed.Latencies.Average() < 0.8 * blind.Latencies.Average(), $"{informed.Latencies.Average()} vs {blind.Latencies.Average()}");
+    }
 }

@@ -72,4 +72,40 @@ public sealed class ExperimentRunnerTests
         var ex = Assert.ThrowsAny<FormatException>(() => new ExperimentRunner(Small(1) with { Workload = workload }));
         Assert.Contains(workload.Split(':')[0], ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Absolute_rates_replace_loads_and_report_the_load_they_amount_to()
+    {
+        var spec = Small(2) with { Loads = [0.5], Rates = [0.4, 0.8], Seeds = 1, Batches = [4], Policies = ["fcfs"] };
+
+        var results = new ExperimentRunner(spec).Run();
+
+        Assert.Equal([0.4, 0.8], results.Select(r => r.ArrivalRate));
+        Assert.Equal(2, results.Select(r => r.Load).Distinct().Count());
+        Assert.Equal(2.0, results[1].Load / results[0].Load, 9);
+    }
+
+    [Fact]
+    public void A_rate_gives_the_arrivals_of_the_load_it_amounts_to()
+    {
+        var byLoad = new ExperimentRunner(Small(1) with { Loads = [0.7], Seeds = 1, Batches = [4], Policies = ["sjf"] }).Run().Single();
+
+        var byRate = new ExperimentRunner(Small(1) with { Rates = [byLoad.ArrivalRate], Seeds = 1, Batches = [4], Policies = ["sjf"] }).Run().Single();
+
+        Assert.Equal(byLoad with { Latencies = [] }, byRate with { Latencies = [] });
+    }
+
+    [Fact]
+    public void The_online_predictor_learns_from_prompt_ids_and_is_named_in_the_results()
+    {
+        // Trace-shaped entries with prompt ids: a prompt's first token announces a long or a short answer.
+        var spec = Small(1) with { Seeds = 1, Batches = [1], Loads = [0.9], Policies = ["sjf"], Predictor = LengthPredictorKind.Online };
+
+        var online = new ExperimentRunner(spec).Run().Single();
+        var noisy = new ExperimentRunner(spec with { Predictor = LengthPredictorKind.NoisyOracle }).Run().Single();
+
+        Assert.Equal("online", online.Predictor);
+        Assert.StartsWith("tau=", noisy.Predictor, StringComparison.Ordinal);
+        Assert.NotEqual(noisy.MeanLatencySeconds, online.MeanLatencySeconds);
+    }
 }

@@ -1,0 +1,132 @@
+using System.Globalization;
+using k8s.Models;
+using Laps.Operator.Desired;
+using Laps.Operator.Model;
+
+namespace Laps.Operator.Controller;
+
+/// <summary>Condition types and reasons (docs/inferencepool.md lists them).</summary>
+public static class Conditions
+{
+    public const string Ready = "Ready";
+    public const string Progressing = "Progressing";
+    public const string Degraded = "Degraded";
+
+    public const string WorkersAvailable = "WorkersAvailable";
+    public const string WorkersUnavailable = "WorkersUnavailable";
+    public const string SchedulerUnavailable = "SchedulerUnavailable";
+    public const string Reconciling = "Reconciling";
+    public const string RolloutComplete = "RolloutComplete";
+    public const string AsExpected = "AsExpected";
+    public const string InvalidSpec = "InvalidSpec";
+    public const string ApplyFailed = "ApplyFailed";
+}
+
+/// <summary>
+/// What the pool's status should say, from what was observed: a pure function. Conditions keep their
+/// lastTransitionTime while their status does not change, so an unchanged world computes an equal status.
+/// </summary>
+public static class PoolStatus
+{
+    public static InferencePoolStatus Compute(
+        ResolvedPool pool, InferencePoolStatus? previous, V1Deployment? workers, V1Deployment? scheduler,
+        IReadOnlyList<string> specErrors, string? applyError, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        ArgumentNullException.ThrowIfNull(specErrors);
+        var readyWorkers = workers?.Status?.ReadyReplicas ?? 0;
+        var schedulerReady = scheduler?.Status?.ReadyReplicas ?? 0;
+        var status = new InferencePoolStatus
+        {
+            ObservedGeneration = pool.Generation,
+            Workers = workers?.Status?.Replicas ?? 0,
+            ReadyWorkers = readyWorkers,
+            Selector = PoolLabels.SelectorString(pool.Name, PoolLabels.Worker),
+            Endpoint = pool.Endpoint,
+            Conditions = [.. previous?.Conditions ?? []],
+        };
+
+        if (specErrors.Count > 0)
+        {
+            var message = string.Join("; ", specErrors);
+            Set(status, Conditions.Degraded, true, Conditions.InvalidSpec, message, pool.Generation, now);
+            Set(status, Conditions.Progressing, false, Conditions.InvalidSpec, "the spec must be fixed before the pool can be reconciled", pool.Generation, now);
+            Set(status, Conditions.Ready, readyWorkers > 0 && schedulerReady > 0, Conditions.InvalidSpec, message, pool.Generation, now);
+            return status;
+        }
+
+        var desiredWorkers = pool.Workers.Replicas;
+        var ready = readyWorkers > 0 && schedulerReady > 0;
+        var (readyReason, readyMessage) = (readyWorkers > 0, schedulerReady > 0) switch
+        {
+            (false, _) => (Conditions.WorkersUnavailable, Invariant($"0/{desiredWorkers} workers ready")),
+            (true, false) => (Conditions.SchedulerUnavailable, "no scheduler replica is ready"),
+            _ => (Conditions.WorkersAvailable, Invariant($"{readyWorkers}/{desiredWorkers} workers ready; the scheduler serves {pool.Endpoint}")),
+        };
+        Set(status, Conditions.Ready, ready, readyReason, readyMessage, pool.Generation, now);
+
+        // Schedulers run active-passive: only the leader is ever ready.
+        var rolledOut = RolledOut(workers, desiredWorkers, desiredWorkers) && RolledOut(scheduler, pool.Scheduler.Replicas, 1);
+        Set(status, Conditions.Progressing, !rolledOut, rolledOut ? Conditions.RolloutComplete : Conditions.Reconciling,
+            rolledOut ? "every replica runs the current spec" : "waiting for the workers and the scheduler to roll out", pool.Generation, now);
+
+        Set(status, Conditions.Degraded, applyError is not null, applyError is null ? Conditions.AsExpected : Conditions.ApplyFailed,
+            applyError ?? "all objects applied", pool.Generation, now);
+        return status;
+    }
+
+    /// <summary>Equal in every field that matters (condition order ignored).</summary>
+    public static bool Same(InferencePoolStatus? a, InferencePoolStatus? b)
+    {
+        if (a is null || b is null)
+        {
+            return a is null && b is null;
+        }
+
+        return a.ObservedGeneration == b.ObservedGeneration && a.Workers == b.Workers && a.ReadyWorkers == b.ReadyWorkers
+            && a.Selector == b.Selector && a.Endpoint == b.Endpoint
+            && (a.Conditions ?? []).Count == (b.Conditions ?? []).Count
+            && (a.Conditions ?? []).All(c => (b.Conditions ?? []).Any(d =>
+                d.Type == c.Type && d.Status == c.Status && d.Reason == c.Reason && d.Message == c.Message
+                && d.ObservedGeneration == c.ObservedGeneration && d.LastTransitionTime == c.LastTransitionTime));
+    }
+
+    public static V1Condition? Find(InferencePoolStatus? status, string type)
+        => status?.Conditions?.FirstOrDefault(c => c.Type == type);
+
+    private static bool RolledOut(V1Deployment? d, int replicas, int ready)
+        => d is not null
+            && (d.Status?.ObservedGeneration ?? 0) >= (d.Metadata.Generation ?? 0)
+            && (d.Status?.UpdatedReplicas ?? 0) >= replicas
+            && (d.Status?.ReadyReplicas ?? 0) >= ready
+            && (d.Status?.Replicas ?? 0) <= replicas;
+
+    private static void Set(InferencePoolStatus status, string type, bool value, string reason, string message, long generation, DateTimeOffset now)
+    {
+        var text = value ? "True" : "False";
+        var old = status.Conditions!.FirstOrDefault(c => c.Type == type);
+        var condition = new V1Condition
+        {
+            Type = type,
+            Status = text,
+            Reason = reason,
+            Message = message,
+            ObservedGeneration = generation,
+            // Second precision, as the API server stores it; an unchanged status must compare equal after a round trip.
+            LastTransitionTime = old?.Status == text && old.LastTransitionTime is { } t ? t : TruncateToSeconds(now.UtcDateTime),
+        };
+        var index = old is null ? -1 : status.Conditions!.IndexOf(old);
+        if (index >= 0)
+        {
+            status.Conditions![index] = condition;
+        }
+        else
+        {
+            status.Conditions!.Add(condition);
+        }
+    }
+
+    private static DateTime TruncateToSeconds(DateTime t) => new(t.Ticks - (t.Ticks % TimeSpan.TicksPerSecond), DateTimeKind.Utc);
+
+    private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,243 @@
+using System.Net;
+using System.Text.Json;
+using k8s;
+using k8s.Models;
+using Laps.Operator.Desired;
+using Laps.Operator.Kube;
+using Laps.Operator.Model;
+using Microsoft.Extensions.Logging;
+
+namespace Laps.Operator.Controller;
+
+public enum ReconcileResult
+{
+    /// <summary>Done; the next change will bring the key back.</summary>
+    Success,
+
+    /// <summary>Someone wrote first (409): try again soon, with backoff, not an error.</summary>
+    Requeue,
+
+    /// <summary>Failed (API unavailable, rejected write): back off and retry.</summary>
+    Error,
+}
+
+/// <summary>
+/// Level-based reconcile of one pool: read it from the cache, build the desired objects (pure), write only those that
+/// differ from what exists (create, or GET + compare + PUT with the live resourceVersion), delete owned objects no
+/// longer desired, and write the status only if it changed. Whether an object is current is decided by a hash of
+/// its desired form kept in an annotation, so fields the API server defaults never cause a rewrite.
+/// </summary>
+public sealed class Reconciler(
+    KubeApi api,
+    IInformer pools,
+    IReadOnlyDictionary<KindInfo, IInformer> owned,
+    OperatorSettings settings,
+    ClusterCapabilities capabilities,
+    EventRecorder events,
+    TimeProvider time,
+    ILogger logger)
+{
+    public const string DesiredHash = "laps.dev/desired-hash";
+
+    public async Task<ReconcileResult> ReconcileAsync(string key, CancellationToken ct)
+    {
+        var (ns, name) = ObjectKey.Split(key);
+        if (pools.Find(ns, name) is not InferencePool pool || pool.Metadata.DeletionTimestamp is not null)
+        {
+            // Gone: its objects carry owner references, and the garbage collector removes them.
+            return ReconcileResult.Success;
+        }
+
+        var resolved = ResolvedPool.From(pool, settings);
+        var specErrors = SpecValidator.Validate(resolved);
+        var result = ReconcileResult.Success;
+        string? applyError = null;
+        if (specErrors.Count == 0)
+        {
+            try
+            {
+                result = await ApplyAsync(pool, DesiredState.Build(pool, settings, capabilities), ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                applyError = KubeApi.StatusOf(e) is { } code ? $"{(int)code} {code}: {Brief(e)}" : Brief(e);
+                result = ReconcileResult.Error;
+                if (logger.IsEnabled(LogLevel.Warning))
+                {
+                    logger.LogWarning(e, "applying {Pool} failed", key);
+                }
+            }
+        }
+
+        var workers = owned[KindInfo.Deployment].Find(ns, resolved.WorkersName) as V1Deployment;
+        var scheduler = owned[KindInfo.Deployment].Find(ns, resolved.SchedulerName) as V1Deployment;
+        var status = PoolStatus.Compute(resolved, pool.Status, workers, scheduler, specErrors, applyError, time.GetUtcNow());
+        if (PoolStatus.Same(status, pool.Status))
+        {
+            return result;
+        }
+
+        try
+        {
+            await WriteStatusAsync(pool, status, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (KubeApi.StatusOf(e) == HttpStatusCode.Conflict)
+        {
+            return result == ReconcileResult.Error ? result : ReconcileResult.Requeue;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.LogWarning(e, "writing the status of {Pool} failed", key);
+            }
+
+            return ReconcileResult.Error;
+        }
+
+        await AnnounceAsync(pool, status, ct).ConfigureAwait(false);
+        return result;
+    }
+
+    private async Task<ReconcileResult> ApplyAsync(InferencePool pool, IReadOnlyList<IKubernetesObject<V1ObjectMeta>> desired, CancellationToken ct)
+    {
+        var uid = pool.Metadata.Uid;
+        foreach (var obj in desired)
+        {
+            var kind = KindInfo.Of(obj);
+            var hash = DesiredState.Hash(KubernetesJson.Serialize(obj));
+            obj.Metadata.Annotations ??= new Dictionary<string, string>(StringComparer.Ordinal);
+            obj.Metadata.Annotations[DesiredHash] = hash;
+            var ns = obj.Metadata.NamespaceProperty;
+            var name = obj.Metadata.Name;
+            if (owned.TryGetValue(kind, out var cache) && cache.Find(ns, name) is { } cached && Current(cached.Metadata, hash, uid))
+            {
+                continue;
+            }
+
+            // The cache may lag our own writes: decide on a fresh read.
+            var live = await api.GetAsync<JsonElement?>(kind, ns, name, ct).ConfigureAwait(false);
+            if (live is not { } element)
+            {
+                try
+                {
+                    await api.CreateAsync(kind, obj, ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (KubeApi.StatusOf(e) == HttpStatusCode.Conflict)
+                {
+                    return ReconcileResult.Requeue;
+                }
+
+                await events.RecordAsync(pool, EventRecorder.Normal, "Created", $"Created {kind.Kind} {name}", ct).ConfigureAwait(false);
+                continue;
+            }
+
+            var liveMeta = KubernetesJson.Deserialize<V1ObjectMeta>(element.GetProperty("metadata"));
+            var controller = liveMeta.OwnerReferences?.FirstOrDefault(o => o.Controller == true);
+            if (controller is not null && controller.Uid != uid)
+            {
+                throw new InvalidOperationException($"{kind.Kind} {name} exists and is controlled by {controller.Kind} {controller.Name}");
+            }
+
+            if (Current(liveMeta, hash, uid))
+            {
+                continue;
+            }
+
+            obj.Metadata.ResourceVersion = liveMeta.ResourceVersion;
+            KeepAllocated(obj, element);
+            try
+            {
+                await api.ReplaceAsync(kind, obj, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (KubeApi.StatusOf(e) == HttpStatusCode.Conflict)
+            {
+                return ReconcileResult.Requeue;
+            }
+
+            await events.RecordAsync(pool, EventRecorder.Normal, "Updated", $"Updated {kind.Kind} {name}", ct).ConfigureAwait(false);
+        }
+
+        await PruneAsync(pool, desired, ct).ConfigureAwait(false);
+        return ReconcileResult.Success;
+    }
+
+    // Objects this pool controls that it no longer wants (a ServiceMonitor switched off).
+    private async Task PruneAsync(InferencePool pool, IReadOnlyList<IKubernetesObject<V1ObjectMeta>> desired, CancellationToken ct)
+    {
+        var wanted = desired.Select(o => (KindInfo.Of(o), o.Metadata.Name)).ToHashSet();
+        foreach (var (kind, cache) in owned)
+        {
+            foreach (var o in cache.All())
+            {
+                if (o.Metadata.NamespaceProperty == pool.Metadata.NamespaceProperty
+                    && o.Metadata.OwnerReferences?.Any(r => r.Controller == true && r.Uid == pool.Metadata.Uid) == true
+                    && !wanted.Contains((kind, o.Metadata.Name)))
+                {
+                    await api.DeleteAsync(kind, o.Metadata.NamespaceProperty, o.Metadata.Name, o.Metadata.Uid, ct).ConfigureAwait(false);
+                    await events.RecordAsync(pool, EventRecorder.Normal, "Deleted", $"Deleted {kind.Kind} {o.Metadata.Name}", ct).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private async Task WriteStatusAsync(InferencePool pool, InferencePoolStatus status, CancellationToken ct)
+    {
+        var update = new InferencePool
+        {
+            Metadata = new V1ObjectMeta
+            {
+                Name = pool.Metadata.Name,
+                NamespaceProperty = pool.Metadata.NamespaceProperty,
+                ResourceVersion = pool.Metadata.ResourceVersion,
+                Uid = pool.Metadata.Uid,
+            },
+            Spec = pool.Spec,
+            Status = status,
+        };
+        await api.ReplaceStatusAsync(KindInfo.Pool, update, ct).ConfigureAwait(false);
+    }
+
+    // One event per transition of Degraded (the status write happens only on a change).
+    private async Task AnnounceAsync(InferencePool pool, InferencePoolStatus status, CancellationToken ct)
+    {
+        var now = PoolStatus.Find(status, Conditions.Degraded);
+        var before = PoolStatus.Find(pool.Status, Conditions.Degraded);
+        if (now is { Status: "True" } && (before?.Status != "True" || before.Reason != now.Reason || before.Message != now.Message))
+        {
+            await events.RecordAsync(pool, EventRecorder.Warning, now.Reason, now.Message, ct).ConfigureAwait(false);
+        }
+
+        var ready = PoolStatus.Find(status, Conditions.Ready);
+        if (ready is { Status: "True" } && PoolStatus.Find(pool.Status, Conditions.Ready)?.Status != "True")
+        {
+            await events.RecordAsync(pool, EventRecorder.Normal, ready.Reason, ready.Message, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static bool Current(V1ObjectMeta meta, string hash, string uid)
+        => meta.Annotations?.TryGetValue(DesiredHash, out var h) == true && h == hash
+            && meta.OwnerReferences?.Any(r => r.Controller == true && r.Uid == uid) == true;
+
+    // A PUT replaces the whole object: carry over what the API server allocated and we never set.
+    private static void KeepAllocated(IKubernetesObject<V1ObjectMeta> obj, JsonElement live)
+    {
+        if (obj is V1Service { Spec: { } spec } && live.TryGetProperty("spec", out var liveSpec))
+        {
+            var current = KubernetesJson.Deserialize<V1ServiceSpec>(liveSpec);
+            spec.ClusterIP ??= current.ClusterIP;
+            spec.ClusterIPs ??= current.ClusterIPs;
+            if (spec.Type == current.Type && current.Ports is { } ports)
+            {
+                foreach (var port in spec.Ports ?? [])
+                {
+                    port.NodePort ??= ports.FirstOrDefault(p => p.Name == port.Name)?.NodePort;
+                }
+            }
+        }
+    }
+
+    // A condition message is one line.
+    private static string Brief(Exception e)
+        => string.Join(' ', e.Message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+}

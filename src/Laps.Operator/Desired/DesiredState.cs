@@ -1,0 +1,421 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+using Laps.Operator.Model;
+
+namespace Laps.Operator.Desired;
+
+/// <summary>The labels every owned object carries; the operator's informers select on <see cref="ManagedBy"/>.</summary>
+public static class PoolLabels
+{
+    public const string Name = "app.kubernetes.io/name";
+    public const string Instance = "app.kubernetes.io/instance";
+    public const string Component = "app.kubernetes.io/component";
+    public const string ManagedByKey = "app.kubernetes.io/managed-by";
+    public const string ManagedByValue = "laps-operator";
+    public const string Pool = "laps.dev/pool";
+    public const string ManagedBy = ManagedByKey + "=" + ManagedByValue;
+    public const string ConfigHash = "laps.dev/config-hash";
+
+    public const string Worker = "worker";
+    public const string Scheduler = "scheduler";
+
+    /// <summary>The (immutable) pod selector of one component.</summary>
+    public static Dictionary<string, string> Selector(string pool, string component) => new(StringComparer.Ordinal)
+    {
+        [Name] = "laps",
+        [Instance] = pool,
+        [Component] = component,
+    };
+
+    public static Dictionary<string, string> For(string pool, string? component)
+    {
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [Name] = "laps",
+            [Instance] = pool,
+            [ManagedByKey] = ManagedByValue,
+            [Pool] = pool,
+        };
+        if (component is not null)
+        {
+            labels[Component] = component;
+        }
+
+        return labels;
+    }
+
+    public static string SelectorString(string pool, string component)
+        => string.Join(',', Selector(pool, component).OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"));
+}
+
+/// <summary>
+/// The objects a pool should own: a pure function of the pool, the operator's settings and what the cluster offers.
+/// Same input, same objects, in apply order (identities and config before the workloads that use them).
+/// </summary>
+public static class DesiredState
+{
+    public const int SchedulerPort = 8080;
+    public const string ConfigKey = "scheduler.json";
+    public const string ConfigDirectory = "/etc/laps";
+
+    public static IReadOnlyList<IKubernetesObject<V1ObjectMeta>> Build(InferencePool pool, OperatorSettings settings, ClusterCapabilities capabilities)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        ArgumentNullException.ThrowIfNull(capabilities);
+        var p = ResolvedPool.From(pool, settings);
+        var config = SchedulerConfig(p.Scheduler);
+        var objects = new List<IKubernetesObject<V1ObjectMeta>>
+        {
+            SchedulerServiceAccount(p),
+            SchedulerRole(p),
+            SchedulerRoleBinding(p),
+            SchedulerConfigMap(p, config),
+            WorkerService(p),
+            WorkerDeployment(p),
+            WorkerDisruptionBudget(p),
+            SchedulerService(p),
+            SchedulerDeployment(p, Hash(config)),
+        };
+        if (p.Monitoring.ServiceMonitor && capabilities.ServiceMonitorCrd)
+        {
+            objects.Add(SchedulerServiceMonitor(p));
+        }
+
+        var owner = new V1OwnerReference
+        {
+            ApiVersion = InferencePool.GroupVersion,
+            Kind = InferencePool.KindName,
+            Name = pool.Metadata.Name,
+            Uid = pool.Metadata.Uid,
+            BlockOwnerDeletion = true,
+            Controller = true,
+        };
+        foreach (var o in objects)
+        {
+            o.Metadata.OwnerReferences = [owner];
+        }
+
+        return objects;
+    }
+
+    /// <summary>scheduler.json in appsettings shape: the batch and the LAPS-SD knobs the pool sets (others keep the scheduler's defaults).</summary>
+    public static string SchedulerConfig(ResolvedScheduler scheduler)
+    {
+        ArgumentNullException.ThrowIfNull(scheduler);
+        var section = new JsonObject { ["Batch"] = scheduler.BatchSize };
+        if (scheduler.Laps is { } l)
+        {
+            var laps = new JsonObject();
+            Put(laps, "Queues", l.Queues);
+            Put(laps, "Theta0Steps", l.Theta0Steps);
+            Put(laps, "Ratio", l.Ratio);
+            Put(laps, "StabilityWindow", l.StabilityWindow);
+            Put(laps, "StabilityTolerance", l.StabilityTolerance);
+            Put(laps, "MinSteps", l.MinSteps);
+            Put(laps, "DemoteAfterPerceptible", l.DemoteAfterPerceptible);
+            Put(laps, "Variant", Capitalized(l.Variant));
+            Put(laps, "Estimate", Capitalized(l.Estimate));
+            section["Laps"] = laps;
+        }
+
+        return new JsonObject { ["Scheduler"] = section }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    /// <summary>Short content hash; a pod-template annotation, so a config change rolls the scheduler pods.</summary>
+    public static string Hash(string content)
+        => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)))[..16];
+
+    private static V1ServiceAccount SchedulerServiceAccount(ResolvedPool p) => new()
+    {
+        ApiVersion = "v1",
+        Kind = V1ServiceAccount.KubeKind,
+        Metadata = Meta(p, p.SchedulerName, PoolLabels.Scheduler),
+        AutomountServiceAccountToken = true,
+    };
+
+    // Least privilege for `laps scheduler --discovery kubernetes [--leader-elect]` in the pool's namespace.
+    private static V1Role SchedulerRole(ResolvedPool p) => new()
+    {
+        ApiVersion = "rbac.authorization.k8s.io/v1",
+        Kind = V1Role.KubeKind,
+        Metadata = Meta(p, p.SchedulerName, PoolLabels.Scheduler),
+        Rules =
+        [
+            new V1PolicyRule { ApiGroups = ["discovery.k8s.io"], Resources = ["endpointslices"], Verbs = ["get", "list", "watch"] },
+            new V1PolicyRule { ApiGroups = ["coordination.k8s.io"], Resources = ["leases"], Verbs = ["get", "create", "update"] },
+            new V1PolicyRule { ApiGroups = [""], Resources = ["events"], Verbs = ["create"] },
+        ],
+    };
+
+    private static V1RoleBinding SchedulerRoleBinding(ResolvedPool p) => new()
+    {
+        ApiVersion = "rbac.authorization.k8s.io/v1",
+        Kind = V1RoleBinding.KubeKind,
+        Metadata = Meta(p, p.SchedulerName, PoolLabels.Scheduler),
+        RoleRef = new V1RoleRef { ApiGroup = "rbac.authorization.k8s.io", Kind = "Role", Name = p.SchedulerName },
+        Subjects = [new Rbacv1Subject { Kind = "ServiceAccount", Name = p.SchedulerName, NamespaceProperty = p.Namespace }],
+    };
+
+    private static V1ConfigMap SchedulerConfigMap(ResolvedPool p, string config) => new()
+    {
+        ApiVersion = "v1",
+        Kind = V1ConfigMap.KubeKind,
+        Metadata = Meta(p, p.SchedulerName, PoolLabels.Scheduler),
+        Data = new Dictionary<string, string>(StringComparer.Ordinal) { [ConfigKey] = config },
+    };
+
+    // Headless: the scheduler routes to each worker itself, from the EndpointSlices this Service owns (port `grpc`).
+    private static V1Service WorkerService(ResolvedPool p) => new()
+    {
+        ApiVersion = "v1",
+        Kind = V1Service.KubeKind,
+        Metadata = Meta(p, p.WorkersName, PoolLabels.Worker),
+        Spec = new V1ServiceSpec
+        {
+            ClusterIP = "None",
+            Selector = PoolLabels.Selector(p.Name, PoolLabels.Worker),
+            Ports = [new V1ServicePort { Name = "grpc", Port = p.Workers.Port, TargetPort = "grpc", Protocol = "TCP", AppProtocol = "kubernetes.io/h2c" }],
+        },
+    };
+
+    private static V1Deployment WorkerDeployment(ResolvedPool p)
+    {
+        var w = p.Workers;
+        var container = new V1Container
+        {
+            Name = PoolLabels.Worker,
+            Image = w.Image,
+            ImagePullPolicy = w.ImagePullPolicy,
+            Args = w.Engine == Engines.Sim ? SimWorkerArgs(w) : [.. w.Args],
+            Ports = [new V1ContainerPort { Name = "grpc", ContainerPort = w.Port, Protocol = "TCP" }],
+            Env = [.. PodIdentity(), .. WorkerEnv(w), .. w.Env],
+            Resources = w.Resources,
+            // The worker serves laps.worker.v1 only (no grpc.health.v1): an accepting port is the signal.
+            ReadinessProbe = new V1Probe { TcpSocket = new V1TCPSocketAction { Port = "grpc" }, PeriodSeconds = 5, FailureThreshold = 3 },
+            LivenessProbe = new V1Probe { TcpSocket = new V1TCPSocketAction { Port = "grpc" }, InitialDelaySeconds = 10, PeriodSeconds = 10, FailureThreshold = 6 },
+            SecurityContext = ContainerSecurity(),
+            VolumeMounts = [new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }],
+        };
+        return new V1Deployment
+        {
+            ApiVersion = "apps/v1",
+            Kind = V1Deployment.KubeKind,
+            Metadata = Meta(p, p.WorkersName, PoolLabels.Worker),
+            Spec = new V1DeploymentSpec
+            {
+                Replicas = w.Replicas,
+                Selector = new V1LabelSelector { MatchLabels = PoolLabels.Selector(p.Name, PoolLabels.Worker) },
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta { Labels = PoolLabels.For(p.Name, PoolLabels.Worker) },
+                    Spec = PodSpec(container, serviceAccount: null, w.NodeSelector, w.Tolerations, volume: null),
+                },
+            },
+        };
+    }
+
+    private static List<string> SimWorkerArgs(ResolvedWorkers w) =>
+    [
+        "worker",
+        "--host", "0.0.0.0",
+        "--port", Invariant(w.Port),
+        "--proposer", w.Proposer,
+        "--k", Invariant(w.SpeculationLength),
+        "--max-batch", Invariant(w.MaxBatch),
+        "--workload", w.Workload,
+        "--time-scale", w.TimeScale.ToString("R", CultureInfo.InvariantCulture),
+        .. w.Args,
+    ];
+
+    // A custom engine reads the pool's settings from its environment (it has its own command line).
+    private static IEnumerable<V1EnvVar> WorkerEnv(ResolvedWorkers w)
+    {
+        yield return new V1EnvVar { Name = "LAPS_WORKER_PORT", Value = Invariant(w.Port) };
+        yield return new V1EnvVar { Name = "LAPS_MODEL_LLM", Value = w.Llm };
+        if (w.Ssm is not null)
+        {
+            yield return new V1EnvVar { Name = "LAPS_MODEL_SSM", Value = w.Ssm };
+        }
+
+        yield return new V1EnvVar { Name = "LAPS_SPECULATION_LENGTH", Value = Invariant(w.SpeculationLength) };
+        yield return new V1EnvVar { Name = "LAPS_PROPOSER", Value = w.Proposer };
+        yield return new V1EnvVar { Name = "LAPS_MAX_BATCH", Value = Invariant(w.MaxBatch) };
+    }
+
+    private static V1PodDisruptionBudget WorkerDisruptionBudget(ResolvedPool p) => new()
+    {
+        ApiVersion = "policy/v1",
+        Kind = V1PodDisruptionBudget.KubeKind,
+        Metadata = Meta(p, p.WorkersName, PoolLabels.Worker),
+        Spec = new V1PodDisruptionBudgetSpec
+        {
+            // One worker at a time: its sequences move to the others (recomputed), so capacity dips by one.
+            MaxUnavailable = 1,
+            Selector = new V1LabelSelector { MatchLabels = PoolLabels.Selector(p.Name, PoolLabels.Worker) },
+        },
+    };
+
+    private static V1Service SchedulerService(ResolvedPool p) => new()
+    {
+        ApiVersion = "v1",
+        Kind = V1Service.KubeKind,
+        Metadata = Meta(p, p.SchedulerName, PoolLabels.Scheduler),
+        Spec = new V1ServiceSpec
+        {
+            Type = p.Scheduler.ServiceType,
+            Selector = PoolLabels.Selector(p.Name, PoolLabels.Scheduler),
+            Ports = [new V1ServicePort { Name = "http", Port = p.Scheduler.ServicePort, TargetPort = "http", Protocol = "TCP" }],
+        },
+    };
+
+    private static V1Deployment SchedulerDeployment(ResolvedPool p, string configHash)
+    {
+        var s = p.Scheduler;
+        List<string> args =
+        [
+            "scheduler",
+            "--host", "*",
+            "--port", Invariant(SchedulerPort),
+            "--config", $"{ConfigDirectory}/{ConfigKey}",
+            "--discovery", "kubernetes",
+            "--worker-namespace", p.Namespace,
+            "--worker-selector", $"kubernetes.io/service-name={p.WorkersName}",
+            "--worker-port-name", "grpc",
+            "--policy", s.Policy,
+            "--batch", Invariant(s.BatchSize),
+            "--max-queued", Invariant(s.MaxQueued),
+            "--model", p.Workers.Llm,
+        ];
+        if (s.Replicas > 1)
+        {
+            // Active-passive: only the Lease holder steps workers and reports ready, so the Service routes to it.
+            args.AddRange(["--leader-elect", "--lease-name", p.SchedulerName]);
+        }
+
+        var container = new V1Container
+        {
+            Name = PoolLabels.Scheduler,
+            Image = s.Image,
+            Args = args,
+            Ports = [new V1ContainerPort { Name = "http", ContainerPort = SchedulerPort, Protocol = "TCP" }],
+            Env = [.. PodIdentity()],
+            Resources = s.Resources,
+            ReadinessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/readyz", Port = "http" }, PeriodSeconds = 5, FailureThreshold = 3 },
+            LivenessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/healthz", Port = "http" }, InitialDelaySeconds = 10, PeriodSeconds = 10, FailureThreshold = 6 },
+            SecurityContext = ContainerSecurity(),
+            VolumeMounts =
+            [
+                new V1VolumeMount { Name = "config", MountPath = ConfigDirectory, ReadOnlyProperty = true },
+                new V1VolumeMount { Name = "tmp", MountPath = "/tmp" },
+            ],
+        };
+        var configVolume = new V1Volume { Name = "config", ConfigMap = new V1ConfigMapVolumeSource { Name = p.SchedulerName } };
+        return new V1Deployment
+        {
+            ApiVersion = "apps/v1",
+            Kind = V1Deployment.KubeKind,
+            Metadata = Meta(p, p.SchedulerName, PoolLabels.Scheduler),
+            Spec = new V1DeploymentSpec
+            {
+                Replicas = s.Replicas,
+                Selector = new V1LabelSelector { MatchLabels = PoolLabels.Selector(p.Name, PoolLabels.Scheduler) },
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta
+                    {
+                        Labels = PoolLabels.For(p.Name, PoolLabels.Scheduler),
+                        Annotations = new Dictionary<string, string>(StringComparer.Ordinal) { [PoolLabels.ConfigHash] = configHash },
+                    },
+                    Spec = PodSpec(container, p.SchedulerName, s.NodeSelector, s.Tolerations, configVolume),
+                },
+            },
+        };
+    }
+
+    private static ServiceMonitor SchedulerServiceMonitor(ResolvedPool p)
+    {
+        var meta = Meta(p, p.Name, PoolLabels.Scheduler);
+        foreach (var (key, value) in p.Monitoring.Labels ?? new Dictionary<string, string>())
+        {
+            meta.Labels.TryAdd(key, value);
+        }
+
+        return new ServiceMonitor
+        {
+            Metadata = meta,
+            Spec = new ServiceMonitorBody
+            {
+                Selector = new V1LabelSelector { MatchLabels = PoolLabels.Selector(p.Name, PoolLabels.Scheduler) },
+                Endpoints = [new ServiceMonitorEndpoint { Port = "http", Path = "/metrics", Interval = p.Monitoring.Interval }],
+            },
+        };
+    }
+
+    private static V1PodSpec PodSpec(
+        V1Container container, string? serviceAccount, IDictionary<string, string>? nodeSelector, IList<V1Toleration>? tolerations, V1Volume? volume) => new()
+    {
+        ServiceAccountName = serviceAccount,
+        // Workers never call the API server; only the scheduler needs a token.
+        AutomountServiceAccountToken = serviceAccount is not null,
+        Containers = [container],
+        NodeSelector = nodeSelector is { Count: > 0 } ? new Dictionary<string, string>(nodeSelector, StringComparer.Ordinal) : null,
+        Tolerations = tolerations is { Count: > 0 } ? [.. tolerations] : null,
+        SecurityContext = new V1PodSecurityContext
+        {
+            RunAsNonRoot = true,
+            SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+        },
+        Volumes = volume is null
+            ? [new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }]
+            : [volume, new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }],
+    };
+
+    private static V1SecurityContext ContainerSecurity() => new()
+    {
+        RunAsNonRoot = true,
+        AllowPrivilegeEscalation = false,
+        ReadOnlyRootFilesystem = true,
+        Capabilities = new V1Capabilities { Drop = ["ALL"] },
+        SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+    };
+
+    private static IEnumerable<V1EnvVar> PodIdentity()
+    {
+        yield return new V1EnvVar { Name = "POD_NAME", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.name" } } };
+        yield return new V1EnvVar { Name = "POD_NAMESPACE", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.namespace" } } };
+    }
+
+    private static V1ObjectMeta Meta(ResolvedPool p, string name, string? component) => new()
+    {
+        Name = name,
+        NamespaceProperty = p.Namespace,
+        Labels = PoolLabels.For(p.Name, component),
+    };
+
+    private static void Put<T>(JsonObject o, string key, T? value)
+        where T : struct
+    {
+        if (value is { } v)
+        {
+            o[key] = JsonValue.Create(v);
+        }
+    }
+
+    private static void Put(JsonObject o, string key, string? value)
+    {
+        if (value is not null)
+        {
+            o[key] = value;
+        }
+    }
+
+    private static string? Capitalized(string? value)
+        => string.IsNullOrEmpty(value) ? value : char.ToUpperInvariant(value[0]) + value[1..];
+
+    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,106 @@
+using System.Globalization;
+using k8s.Models;
+using Laps.Operator.Model;
+
+namespace Laps.Operator.Desired;
+
+/// <summary>
+/// An <see cref="InferencePool"/> with every default filled in: the same defaults as the CRD schema, so a pool that
+/// came through the API server and one built in a test resolve alike.
+/// </summary>
+public sealed record ResolvedPool(
+    string Name,
+    string Namespace,
+    string Uid,
+    long Generation,
+    ResolvedWorkers Workers,
+    ResolvedScheduler Scheduler,
+    ResolvedMonitoring Monitoring)
+{
+    public static ResolvedPool From(InferencePool pool, OperatorSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        ArgumentNullException.ThrowIfNull(settings);
+        var w = pool.Spec?.Workers ?? new WorkersSpec();
+        var s = pool.Spec?.Scheduler ?? new SchedulerSpec();
+        var m = pool.Spec?.Monitoring?.ServiceMonitor ?? new ServiceMonitorSpec();
+        var engine = w.Engine ?? Engines.Sim;
+        var workers = new ResolvedWorkers(
+            Replicas: w.Replicas ?? 1,
+            Engine: engine,
+            Image: w.Image ?? (engine == Engines.Sim ? settings.DefaultImage : null),
+            ImagePullPolicy: w.ImagePullPolicy,
+            Llm: w.Models?.Llm ?? "laps-sim",
+            Ssm: w.Models?.Ssm,
+            SpeculationLength: w.SpeculationLength ?? 4,
+            Proposer: w.Proposer ?? "eagle",
+            Port: w.Port ?? 50051,
+            MaxBatch: w.MaxBatch ?? 64,
+            Workload: w.Sim?.Workload ?? "chat",
+            TimeScale: w.Sim?.TimeScale ?? 1,
+            HasSimSettings: w.Sim is not null,
+            Resources: w.Resources,
+            NodeSelector: w.NodeSelector,
+            Tolerations: w.Tolerations,
+            Args: w.Args ?? [],
+            Env: w.Env ?? []);
+        var scheduler = new ResolvedScheduler(
+            Replicas: s.Replicas ?? 1,
+            Image: s.Image ?? settings.DefaultImage,
+            Policy: s.Policy ?? "laps",
+            BatchSize: s.BatchSize ?? 8,
+            MaxQueued: s.MaxQueued ?? 256,
+            Laps: s.Laps,
+            ServiceType: s.Service?.Type ?? "ClusterIP",
+            ServicePort: s.Service?.Port ?? 80,
+            Resources: s.Resources,
+            NodeSelector: s.NodeSelector,
+            Tolerations: s.Tolerations);
+        var monitoring = new ResolvedMonitoring(m.Enabled ?? false, m.Interval ?? "15s", m.Labels);
+        return new ResolvedPool(
+            pool.Metadata.Name, pool.Metadata.NamespaceProperty ?? "default", pool.Metadata.Uid ?? "",
+            pool.Metadata.Generation ?? 0, workers, scheduler, monitoring);
+    }
+
+    public string WorkersName => Name + "-workers";
+
+    public string SchedulerName => Name + "-scheduler";
+
+    public string Endpoint => string.Create(
+        CultureInfo.InvariantCulture, $"http://{SchedulerName}.{Namespace}.svc:{Scheduler.ServicePort}");
+}
+
+public sealed record ResolvedWorkers(
+    int Replicas,
+    string Engine,
+    string? Image,
+    string? ImagePullPolicy,
+    string Llm,
+    string? Ssm,
+    int SpeculationLength,
+    string Proposer,
+    int Port,
+    int MaxBatch,
+    string Workload,
+    double TimeScale,
+    bool HasSimSettings,
+    V1ResourceRequirements? Resources,
+    IDictionary<string, string>? NodeSelector,
+    IList<V1Toleration>? Tolerations,
+    IList<string> Args,
+    IList<V1EnvVar> Env);
+
+public sealed record ResolvedScheduler(
+    int Replicas,
+    string Image,
+    string Policy,
+    int BatchSize,
+    int MaxQueued,
+    LapsSpec? Laps,
+    string ServiceType,
+    int ServicePort,
+    V1ResourceRequirements? Resources,
+    IDictionary<string, string>? NodeSelector,
+    IList<V1Toleration>? Tolerations);
+
+public sealed record ResolvedMonitoring(bool ServiceMonitor, string Interval, IDictionary<string, string>? Labels);

@@ -1,0 +1,70 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Laps.Operator.Model;
+
+namespace Laps.Operator.Desired;
+
+/// <summary>
+/// What is wrong with a pool that the schema let through? The CRD's CEL rules, again (for API servers that predate
+/// them, and for tests), plus what the schema cannot say: the names the pool's objects derive from must be valid.
+/// An invalid pool is reported as Degraded/InvalidSpec, never thrown.
+/// </summary>
+public static partial class SpecValidator
+{
+    // "<pool>-scheduler" must be a DNS-1035 label (a Service name): at most 63 characters, starting with a letter.
+    public const int MaxNameLength = 63 - 10;
+
+    public static IReadOnlyList<string> Validate(ResolvedPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        var errors = new List<string>();
+        if (pool.Name.Length > MaxNameLength || !Dns1035().IsMatch(pool.Name))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture,
+                $"metadata.name '{pool.Name}' must be a DNS-1035 label of at most {MaxNameLength} characters (it names the pool's Services)"));
+        }
+
+        var w = pool.Workers;
+        if (w.Engine is not (Engines.Sim or Engines.Custom))
+        {
+            errors.Add($"workers.engine '{w.Engine}' must be sim or custom");
+        }
+
+        if (w.Engine == Engines.Custom && string.IsNullOrEmpty(w.Image))
+        {
+            errors.Add("workers.image is required when workers.engine is custom");
+        }
+
+        if (w.Engine != Engines.Sim && w.HasSimSettings)
+        {
+            errors.Add("workers.sim applies only to engine sim");
+        }
+
+        if (w.Replicas < 0)
+        {
+            errors.Add("workers.replicas must be >= 0");
+        }
+
+        if (w.Port is < 1 or > 65535)
+        {
+            errors.Add("workers.port must be in 1..65535");
+        }
+
+        var s = pool.Scheduler;
+        if (s.Laps is not null && s.Policy != "laps")
+        {
+            errors.Add("scheduler.laps applies only to policy laps");
+        }
+
+        if (s.BatchSize > w.MaxBatch)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture,
+                $"scheduler.batchSize ({s.BatchSize}) must not exceed workers.maxBatch ({w.MaxBatch})"));
+        }
+
+        return errors;
+    }
+
+    [GeneratedRegex("^[a-z]([-a-z0-9]*[a-z0-9])?$", RegexOptions.CultureInvariant)]
+    private static partial Regex Dns1035();
+}

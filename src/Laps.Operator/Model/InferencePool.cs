@@ -1,0 +1,246 @@
+using System.Text.Json.Serialization;
+using k8s;
+using k8s.Models;
+
+namespace Laps.Operator.Model;
+
+/// <summary>
+/// <c>laps.dev/v1alpha1</c> <c>InferencePool</c>: the C# shape of crds/laps.dev_inferencepools.yaml. Defaults live in
+/// the CRD (the API server applies them); <see cref="Defaults"/> fills the same values in for objects that skipped
+/// the API server (tests, older clients), so the builder never guesses.
+/// </summary>
+[KubernetesEntity(Group = Group, Kind = KindName, ApiVersion = Version, PluralName = Plural)]
+public sealed class InferencePool : IKubernetesObject<V1ObjectMeta>, ISpec<InferencePoolSpec>, IStatus<InferencePoolStatus?>
+{
+    public const string Group = "laps.dev";
+    public const string Version = "v1alpha1";
+    public const string KindName = "InferencePool";
+    public const string Plural = "inferencepools";
+    public const string GroupVersion = Group + "/" + Version;
+
+    [JsonPropertyName("apiVersion")]
+    public string ApiVersion { get; set; } = GroupVersion;
+
+    [JsonPropertyName("kind")]
+    public string Kind { get; set; } = KindName;
+
+    [JsonPropertyName("metadata")]
+    public V1ObjectMeta Metadata { get; set; } = new();
+
+    [JsonPropertyName("spec")]
+    public InferencePoolSpec Spec { get; set; } = new();
+
+    [JsonPropertyName("status")]
+    public InferencePoolStatus? Status { get; set; }
+}
+
+public sealed class InferencePoolList : IKubernetesObject<V1ListMeta>, IItems<InferencePool>
+{
+    [JsonPropertyName("apiVersion")]
+    public string ApiVersion { get; set; } = InferencePool.GroupVersion;
+
+    [JsonPropertyName("kind")]
+    public string Kind { get; set; } = "InferencePoolList";
+
+    [JsonPropertyName("metadata")]
+    public V1ListMeta Metadata { get; set; } = new();
+
+    [JsonPropertyName("items")]
+    public IList<InferencePool> Items { get; set; } = [];
+}
+
+public sealed class InferencePoolSpec
+{
+    [JsonPropertyName("workers")]
+    public WorkersSpec? Workers { get; set; }
+
+    [JsonPropertyName("scheduler")]
+    public SchedulerSpec? Scheduler { get; set; }
+
+    [JsonPropertyName("monitoring")]
+    public MonitoringSpec? Monitoring { get; set; }
+}
+
+public static class Engines
+{
+    public const string Sim = "sim";
+    public const string Custom = "custom";
+}
+
+public sealed class WorkersSpec
+{
+    [JsonPropertyName("replicas")]
+    public int? Replicas { get; set; }
+
+    [JsonPropertyName("engine")]
+    public string? Engine { get; set; }
+
+    [JsonPropertyName("image")]
+    public string? Image { get; set; }
+
+    [JsonPropertyName("imagePullPolicy")]
+    public string? ImagePullPolicy { get; set; }
+
+    [JsonPropertyName("models")]
+    public ModelsSpec? Models { get; set; }
+
+    [JsonPropertyName("speculationLength")]
+    public int? SpeculationLength { get; set; }
+
+    [JsonPropertyName("proposer")]
+    public string? Proposer { get; set; }
+
+    [JsonPropertyName("port")]
+    public int? Port { get; set; }
+
+    [JsonPropertyName("maxBatch")]
+    public int? MaxBatch { get; set; }
+
+    [JsonPropertyName("sim")]
+    public SimSpec? Sim { get; set; }
+
+    [JsonPropertyName("resources")]
+    public V1ResourceRequirements? Resources { get; set; }
+
+    [JsonPropertyName("nodeSelector")]
+    public IDictionary<string, string>? NodeSelector { get; set; }
+
+    [JsonPropertyName("tolerations")]
+    public IList<V1Toleration>? Tolerations { get; set; }
+
+    [JsonPropertyName("args")]
+    public IList<string>? Args { get; set; }
+
+    [JsonPropertyName("env")]
+    public IList<V1EnvVar>? Env { get; set; }
+}
+
+public sealed class ModelsSpec
+{
+    [JsonPropertyName("llm")]
+    public string? Llm { get; set; }
+
+    [JsonPropertyName("ssm")]
+    public string? Ssm { get; set; }
+}
+
+public sealed class SimSpec
+{
+    [JsonPropertyName("workload")]
+    public string? Workload { get; set; }
+
+    [JsonPropertyName("timeScale")]
+    public double? TimeScale { get; set; }
+}
+
+public sealed class SchedulerSpec
+{
+    [JsonPropertyName("replicas")]
+    public int? Replicas { get; set; }
+
+    [JsonPropertyName("image")]
+    public string? Image { get; set; }
+
+    [JsonPropertyName("policy")]
+    public string? Policy { get; set; }
+
+    [JsonPropertyName("batchSize")]
+    public int? BatchSize { get; set; }
+
+    [JsonPropertyName("maxQueued")]
+    public int? MaxQueued { get; set; }
+
+    [JsonPropertyName("laps")]
+    public LapsSpec? Laps { get; set; }
+
+    [JsonPropertyName("service")]
+    public ServiceSpec? Service { get; set; }
+
+    [JsonPropertyName("resources")]
+    public V1ResourceRequirements? Resources { get; set; }
+
+    [JsonPropertyName("nodeSelector")]
+    public IDictionary<string, string>? NodeSelector { get; set; }
+
+    [JsonPropertyName("tolerations")]
+    public IList<V1Toleration>? Tolerations { get; set; }
+}
+
+/// <summary>LAPS-SD knobs; null keeps the scheduler's own default (LapsOptions).</summary>
+public sealed class LapsSpec
+{
+    [JsonPropertyName("queues")]
+    public int? Queues { get; set; }
+
+    [JsonPropertyName("theta0Steps")]
+    public double? Theta0Steps { get; set; }
+
+    [JsonPropertyName("ratio")]
+    public double? Ratio { get; set; }
+
+    [JsonPropertyName("stabilityWindow")]
+    public int? StabilityWindow { get; set; }
+
+    [JsonPropertyName("stabilityTolerance")]
+    public double? StabilityTolerance { get; set; }
+
+    [JsonPropertyName("minSteps")]
+    public int? MinSteps { get; set; }
+
+    [JsonPropertyName("demoteAfterPerceptible")]
+    public bool? DemoteAfterPerceptible { get; set; }
+
+    [JsonPropertyName("variant")]
+    public string? Variant { get; set; }
+
+    [JsonPropertyName("estimate")]
+    public string? Estimate { get; set; }
+}
+
+public sealed class ServiceSpec
+{
+    [JsonPropertyName("type")]
+    public string? Type { get; set; }
+
+    [JsonPropertyName("port")]
+    public int? Port { get; set; }
+}
+
+public sealed class MonitoringSpec
+{
+    [JsonPropertyName("serviceMonitor")]
+    public ServiceMonitorSpec? ServiceMonitor { get; set; }
+}
+
+public sealed class ServiceMonitorSpec
+{
+    [JsonPropertyName("enabled")]
+    public bool? Enabled { get; set; }
+
+    [JsonPropertyName("interval")]
+    public string? Interval { get; set; }
+
+    [JsonPropertyName("labels")]
+    public IDictionary<string, string>? Labels { get; set; }
+}
+
+public sealed class InferencePoolStatus
+{
+    [JsonPropertyName("observedGeneration")]
+    public long? ObservedGeneration { get; set; }
+
+    [JsonPropertyName("workers")]
+    public int? Workers { get; set; }
+
+    [JsonPropertyName("readyWorkers")]
+    public int? ReadyWorkers { get; set; }
+
+    [JsonPropertyName("selector")]
+    public string? Selector { get; set; }
+
+    [JsonPropertyName("endpoint")]
+    public string? Endpoint { get; set; }
+
+    [JsonPropertyName("conditions")]
+    public IList<V1Condition>? Conditions { get; set; }
+}

@@ -1,0 +1,225 @@
+using System.Text.Json;
+using k8s;
+using k8s.Models;
+using Laps.Operator.Controller;
+using Laps.Operator.Desired;
+using Laps.Operator.Model;
+
+namespace Laps.Operator.Tests;
+
+/// <summary>The operator against the fake API server: what a user sees after kubectl apply, edit and delete.</summary>
+public sealed class ReconcileScenarioTests
+{
+    private static readonly string[] Owned =
+        ["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Service/workers", "Deployment/workers", "PodDisruptionBudget", "Service/scheduler", "Deployment/scheduler"];
+
+    [Fact]
+    public async Task A_new_pool_gets_every_object_with_an_owner_reference_to_it()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        var pool = h.CreatePool("chat");
+
+        await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-scheduler") is not null, "the scheduler Deployment");
+
+        IEnumerable<V1ObjectMeta> metas =
+        [
+            h.Server.Get<V1ServiceAccount>(OperatorHarness.Ns, "chat-scheduler").Metadata,
+            h.Server.Get<V1Role>(OperatorHarness.Ns, "chat-scheduler").Metadata,
+            h.Server.Get<V1RoleBinding>(OperatorHarness.Ns, "chat-scheduler").Metadata,
+            h.Server.Get<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler").Metadata,
+            h.Server.Get<V1Service>(OperatorHarness.Ns, "chat-workers").Metadata,
+            h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-workers").Metadata,
+            h.Server.Get<V1PodDisruptionBudget>(OperatorHarness.Ns, "chat-workers").Metadata,
+            h.Server.Get<V1Service>(OperatorHarness.Ns, "chat-scheduler").Metadata,
+            h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-scheduler").Metadata,
+        ];
+        Assert.Equal(Owned.Length, metas.Count());
+        Assert.All(metas, m =>
+        {
+            var owner = Assert.Single(m.OwnerReferences);
+            Assert.Equal((pool.Metadata.Uid, "InferencePool", true), (owner.Uid, owner.Kind, owner.Controller == true));
+            Assert.Equal(PoolLabels.ManagedByValue, m.Labels[PoolLabels.ManagedByKey]);
+        });
+    }
+
+    [Fact]
+    public async Task A_new_pool_is_Ready_within_a_second_of_its_workers_and_scheduler_becoming_ready()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat", s => s.Workers = new WorkersSpec { Replicas = 2 });
+        await h.UntilAsync(() => h.Condition("chat", Conditions.Ready)?.Reason == Conditions.WorkersUnavailable, "Ready=False WorkersUnavailable");
+
+        h.AllReplicasReady("chat-workers");
+        h.AllReplicasReady("chat-scheduler");
+        await h.UntilAsync(() => h.Condition("chat", Conditions.Ready)?.Status == "True", "Ready=True", bound: TimeSpan.FromSeconds(1));
+
+        var status = h.Pool("chat").Status!;
+        Assert.Equal((2, 2, Conditions.WorkersAvailable), (status.ReadyWorkers, status.Workers, h.Condition("chat", Conditions.Ready)!.Reason));
+        Assert.Equal("http://chat-scheduler.serving.svc:80", status.Endpoint);
+        Assert.Equal("False", h.Condition("chat", Conditions.Progressing)!.Status);
+        Assert.Equal(h.Pool("chat").Metadata.Generation, status.ObservedGeneration);
+    }
+
+    [Fact]
+    public async Task Scaling_the_spec_scales_the_worker_Deployment()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat", s => s.Workers = new WorkersSpec { Replicas = 2 });
+        await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-workers")?.Spec.Replicas == 2, "2 workers");
+
+        h.ChangeSpec("chat", s => s.Workers!.Replicas = 5);
+
+        await h.UntilAsync(() => h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-workers").Spec.Replicas == 5, "5 workers");
+    }
+
+    [Fact]
+    public async Task Scaling_through_the_scale_subresource_scales_the_workers_and_reports_the_selector()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat");
+        await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-workers") is not null, "the workers");
+
+        // What `kubectl scale ipool chat --replicas 4` sends.
+        await h.Client.CustomObjects.PatchNamespacedCustomObjectScaleAsync(
+            new V1Patch("{\"spec\":{\"replicas\":4}}", V1Patch.PatchType.MergePatch), InferencePool.Group, InferencePool.Version, OperatorHarness.Ns, InferencePool.Plural, "chat");
+
+        await h.UntilAsync(() => h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-workers").Spec.Replicas == 4, "4 workers");
+        h.AllReplicasReady("chat-workers");
+        await h.UntilAsync(() => h.Pool("chat").Status?.Workers == 4, "status.workers 4");
+        var scale = (JsonElement)await h.Client.CustomObjects.GetNamespacedCustomObjectScaleAsync(InferencePool.Group, InferencePool.Version, OperatorHarness.Ns, InferencePool.Plural, "chat");
+        Assert.Equal(4, scale.GetProperty("status").GetProperty("replicas").GetInt32());
+        Assert.Equal(PoolLabels.SelectorString("chat", PoolLabels.Worker), scale.GetProperty("status").GetProperty("selector").GetString());
+    }
+
+    [Fact]
+    public async Task Changing_the_policy_rewrites_the_config_and_rolls_the_scheduler()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat");
+        await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-scheduler") is not null, "the scheduler");
+        var hashBefore = h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-scheduler").Spec.Template.Metadata.Annotations[PoolLabels.ConfigHash];
+
+        h.ChangeSpec("chat", s => s.Scheduler = new SchedulerSpec { Policy = "srpt", BatchSize = 4 });
+
+        await h.UntilAsync(() => h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-scheduler").Spec.Template.Spec.Containers[0].Args.Contains("srpt"), "--policy srpt");
+        var scheduler = h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-scheduler");
+        Assert.Contains("\"Batch\": 4", h.Server.Get<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler").Data[DesiredState.ConfigKey], StringComparison.Ordinal);
+        Assert.NotEqual(hashBefore, scheduler.Spec.Template.Metadata.Annotations[PoolLabels.ConfigHash]);
+    }
+
+    [Fact]
+    public async Task Deleting_the_pool_leaves_its_objects_to_the_garbage_collector()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat");
+        await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-scheduler") is not null, "the scheduler");
+
+        h.Server.Delete<InferencePool>(OperatorHarness.Ns, "chat");
+
+        await h.UntilAsync(
+            () => h.Server.List<V1Deployment>(OperatorHarness.Ns).Count == 0 && h.Server.List<V1Service>(OperatorHarness.Ns).Count == 0
+                && h.Server.List<V1ConfigMap>(OperatorHarness.Ns).Count == 0,
+            "no owned objects left");
+    }
+
+    [Fact]
+    public async Task A_conflicting_write_is_retried_and_the_change_lands()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat", s => s.Workers = new WorkersSpec { Replicas = 1 });
+        await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-workers") is not null, "the workers");
+
+        h.Server.InjectFault("update", "deployments", 409, name: "chat-workers");
+        h.ChangeSpec("chat", s => s.Workers!.Replicas = 3);
+
+        await h.UntilAsync(() => h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-workers").Spec.Replicas == 3, "3 workers", advance: TimeSpan.FromMilliseconds(100));
+        Assert.True(h.Counter("requeue") >= 1);
+    }
+
+    [Fact]
+    public async Task Server_errors_back_off_and_then_succeed_without_a_crash()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.Server.InjectFault("create", "deployments", 503, times: 3);
+        h.Server.InjectFault("create", "services", 500, times: 1);
+
+        h.CreatePool("chat");
+        await h.UntilAsync(() => h.Condition("chat", Conditions.Degraded)?.Reason == Conditions.ApplyFailed, "Degraded=True ApplyFailed");
+        await h.UntilAsync(
+            () => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-scheduler") is not null && h.Condition("chat", Conditions.Degraded)?.Status == "False",
+            "applied, Degraded=False", advance: TimeSpan.FromMilliseconds(200));
+
+        Assert.True(h.Metrics.ReconcileErrors.Value >= 3);
+        Assert.Equal(Conditions.AsExpected, h.Condition("chat", Conditions.Degraded)!.Reason);
+    }
+
+    [Fact]
+    public async Task An_invalid_spec_is_reported_as_Degraded_InvalidSpec_and_nothing_is_created()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+
+        // The fake has no admission: this reaches the operator as it would from an API server without CEL.
+        h.CreatePool("chat", s =>
+        {
+            s.Workers = new WorkersSpec { Engine = Engines.Custom, MaxBatch = 4 };
+            s.Scheduler = new SchedulerSpec { BatchSize = 8 };
+        });
+
+        await h.UntilAsync(() => h.Condition("chat", Conditions.Degraded)?.Reason == Conditions.InvalidSpec, "Degraded=True InvalidSpec");
+        var degraded = h.Condition("chat", Conditions.Degraded)!;
+        Assert.Equal("True", degraded.Status);
+        Assert.Contains("workers.image is required", degraded.Message, StringComparison.Ordinal);
+        Assert.Contains("must not exceed workers.maxBatch", degraded.Message, StringComparison.Ordinal);
+        Assert.Empty(h.Server.List<V1Deployment>(OperatorHarness.Ns));
+        await h.UntilAsync(() => h.Server.List<Corev1Event>(OperatorHarness.Ns).Any(e => e.Reason == Conditions.InvalidSpec && e.Type == "Warning"), "a Warning event");
+    }
+
+    [Fact]
+    public async Task Turning_the_ServiceMonitor_off_deletes_it()
+    {
+        await using var h = await OperatorHarness.StartAsync(serviceMonitorCrd: true);
+        h.CreatePool("chat", s => s.Monitoring = new MonitoringSpec { ServiceMonitor = new ServiceMonitorSpec { Enabled = true } });
+        await h.UntilAsync(() => h.Server.TryGet<ServiceMonitor>(OperatorHarness.Ns, "chat") is not null, "the ServiceMonitor");
+
+        h.ChangeSpec("chat", s => s.Monitoring!.ServiceMonitor!.Enabled = false);
+
+        await h.UntilAsync(() => h.Server.TryGet<ServiceMonitor>(OperatorHarness.Ns, "chat") is null, "no ServiceMonitor");
+        Assert.NotNull(h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-scheduler"));
+    }
+
+    [Fact]
+    public async Task A_status_only_change_writes_nothing()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat");
+        await h.UntilAsync(() => h.Condition("chat", Conditions.Ready) is not null, "a status");
+        var reconciles = h.Counter("success");
+        h.Server.ClearRequests();
+
+        // An unrelated status field written by someone else: the pool changes, its desired state does not.
+        h.Server.Modify("inferencepools", OperatorHarness.Ns, "chat", json => json["status"]!["endpoint"] = "elsewhere");
+        await h.UntilAsync(() => h.Counter("success") > reconciles && h.Pool("chat").Status!.Endpoint!.StartsWith("http://", StringComparison.Ordinal), "the status repaired");
+
+        // Only status writes (a reconcile that read a stale cache may try one more and get a 409): no owned object is touched.
+        var writes = h.Server.Requests.Where(r => r.IsWrite && r.Resource != "events").ToList();
+        Assert.NotEmpty(writes);
+        Assert.All(writes, w => Assert.Equal(("inferencepools", "status"), (w.Resource, w.Subresource)));
+    }
+
+    [Fact]
+    public async Task An_object_changed_by_hand_is_put_back()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat");
+        await h.UntilAsync(() => h.Server.TryGet<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler") is not null, "the ConfigMap");
+        var original = h.Server.Get<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler").Data[DesiredState.ConfigKey];
+
+        h.Server.Modify<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler", c =>
+        {
+            c.Data[DesiredState.ConfigKey] = "{}";
+            c.Metadata.Annotations.Remove(Reconciler.DesiredHash);
+        });
+
+        await h.UntilAsync(() => h.Server.Get<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler").Data[DesiredState.ConfigKey] == original, "the config restored");
+    }
+}
