@@ -3,7 +3,12 @@ using System.Text;
 using System.Text.Json;
 using Laps.Cli;
 using Laps.Cli.Commands;
+using Laps.Kubernetes.Fake;
+using Laps.Operator.Hosting;
+using Laps.Operator.Model;
 using Laps.Scheduling.Estimation;
+using k8s.Models;
+using Microsoft.AspNetCore.Builder;
 
 namespace Laps.Monitoring.Tests;
 
@@ -16,6 +21,7 @@ namespace Laps.Monitoring.Tests;
 /// than the queue: preemptions, acceptance, estimates, 429 queue_full rejections.</item>
 /// <item>pool <c>faults</c>: worker 1 is stopped, so a request routed to it migrates to worker 0; then worker 0 is
 /// stopped too, so the next request fails with worker_error.</item>
+/// <item>`laps operator` (leader-elected) against the fake Kubernetes API server, reconciling an InferencePool.</item>
 /// </list>
 /// </summary>
 public sealed class ScrapedPools : IAsyncLifetime, IDisposable
@@ -26,15 +32,17 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
     public const string Namespace = "laps-test";
     public const string SchedulerJob = "laps-scheduler";
 
-    /// <summary>
-    /// Whether an operator is scraped too (job laps-operator). Not yet: `laps operator` is written on its own branch;
-    /// once it is on main, start it here against tests/Laps.Kubernetes.Fake, add its ScrapeTarget and set this.
-    /// </summary>
-    public const bool OperatorScraped = false;
+    public const string OperatorJob = "laps-operator";
+    public const string OperatorNamespace = "laps-system";
+
+    /// <summary>Whether the operator is scraped too (job laps-operator), so its panels and alerts are checked.</summary>
+    public const bool OperatorScraped = true;
 
     private readonly CancellationTokenSource _deadline = new(Bound);
     private LocalPool? _chat;
     private LocalPool? _faults;
+    private FakeKubernetesServer? _kubernetes;
+    private WebApplication? _operator;
 
     public CancellationToken Deadline => _deadline.Token;
 
@@ -58,18 +66,25 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
             new LocalPoolSettings(2, "127.0.0.1", 0, "laps", 4, "chat", 1, ProposerKind.Eagle, 4, 64, "laps-sim", null, null), Deadline);
         _chat = await chat;
         _faults = await faults;
+        var operatorUrl = await StartOperatorAsync();
 
         Prometheus = await PrometheusServer.StartAsync(
             binary,
             [
                 new ScrapeTarget(SchedulerJob, _chat.Url, new Dictionary<string, string> { ["namespace"] = Namespace, ["pool"] = "chat" }),
                 new ScrapeTarget(SchedulerJob, _faults.Url, new Dictionary<string, string> { ["namespace"] = Namespace, ["pool"] = "faults" }),
+                new ScrapeTarget(OperatorJob, operatorUrl, new Dictionary<string, string> { ["namespace"] = OperatorNamespace }),
             ],
             [Repository.Alerts],
             Deadline);
 
         // Scraped once before any load, so that rates see the counters rise.
-        await Prometheus.WaitForTargetsUpAsync(2, Deadline);
+        await Prometheus.WaitForTargetsUpAsync(3, Deadline);
+        _kubernetes!.Seed(new InferencePool
+        {
+            Metadata = new V1ObjectMeta { Name = "chat", NamespaceProperty = Namespace },
+            Spec = new InferencePoolSpec(),
+        });
         await Task.WhenAll(DriveChatAsync(_chat), DriveFaultsAsync(_faults));
     }
 
@@ -78,6 +93,17 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
         if (Prometheus is not null)
         {
             await Prometheus.DisposeAsync(); // null when the fixture failed before starting it
+        }
+
+        if (_operator is not null)
+        {
+            await _operator.StopAsync(CancellationToken.None);
+            await _operator.DisposeAsync();
+        }
+
+        if (_kubernetes is not null)
+        {
+            await _kubernetes.DisposeAsync();
         }
 
         foreach (var pool in new[] { _chat, _faults })
@@ -90,6 +116,17 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
     }
 
     public void Dispose() => _deadline.Dispose();
+
+    /// <summary>`laps operator`'s host (leader election on, all namespaces) against the fake API server.</summary>
+    private async Task<Uri> StartOperatorAsync()
+    {
+        _kubernetes = await FakeKubernetesServer.StartAsync();
+        _operator = OperatorHost.Build(
+            new OperatorOptions { Url = "http://127.0.0.1:0", LeaseNamespace = OperatorNamespace, Identity = "laps-operator-0", DefaultImage = "laps:test" },
+            _kubernetes.ClientConfiguration());
+        await _operator.StartAsync(Deadline);
+        return new Uri(_operator.Urls.First());
+    }
 
     private async Task DriveChatAsync(LocalPool pool)
     {
