@@ -11,8 +11,8 @@ namespace Laps.Monitoring.Tests;
 /// it names exist with the labels it selects and aggregates by, and its functions and binary operators match them
 /// up. A value may still be 0 (an idle gauge, a counter that rose only before its first scrape) or NaN (a quantile
 /// over no new observations); <see cref="The_load_produced_the_events_the_panels_show"/> checks, separately, that
-/// the load drove each kind of event. Queries of the operator's metrics need an operator to scrape
-/// (<see cref="ScrapedPools.OperatorScraped"/>): they are listed, not run, until it exists.
+/// the load drove each kind of event. Queries of the operator's metrics run against the scraped `laps operator`
+/// (<see cref="ScrapedPools.OperatorScraped"/>; without it they would be listed, not run).
 /// </summary>
 public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output) : IClassFixture<ScrapedPools>
 {
