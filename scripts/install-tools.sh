@@ -29,7 +29,7 @@ apt_install() {
 }
 
 missing=()
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+{ command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing+=(prometheus)
 command -v yamllint >/dev/null 2>&1 || missing+=(yamllint)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)

@@ -323,6 +323,9 @@ public static class DesiredState
             Spec = new V1DeploymentSpec
             {
                 Replicas = s.Replicas,
+                // Active-passive replicas: a standby never reports ready, so a rolling update would wait for it forever.
+                // Several replicas are replaced at once instead (a few seconds without a scheduler, as a failover).
+                Strategy = s.Replicas > 1 ? new V1DeploymentStrategy { Type = "Recreate" } : null,
                 Selector = new V1LabelSelector { MatchLabels = PoolLabels.Selector(p.Name, PoolLabels.Scheduler) },
                 Template = new V1PodTemplateSpec
                 {
@@ -351,7 +354,22 @@ public static class DesiredState
             Spec = new ServiceMonitorBody
             {
                 Selector = new V1LabelSelector { MatchLabels = PoolLabels.Selector(p.Name, PoolLabels.Scheduler) },
-                Endpoints = [new ServiceMonitorEndpoint { Port = "http", Path = "/metrics", Interval = p.Monitoring.Interval }],
+                Endpoints =
+                [
+                    new ServiceMonitorEndpoint
+                    {
+                        Port = "http",
+                        Path = "/metrics",
+                        Interval = p.Monitoring.Interval,
+
+                        // The dashboard and alerts select sidecars by job and pool (docs/monitoring.md).
+                        Relabelings =
+                        [
+                            new ServiceMonitorRelabeling { TargetLabel = "job", Replacement = "laps-scheduler" },
+                            new ServiceMonitorRelabeling { TargetLabel = "pool", Replacement = p.Name },
+                        ],
+                    },
+                ],
             },
         };
     }

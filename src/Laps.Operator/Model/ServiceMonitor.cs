@@ -45,4 +45,17 @@ public sealed class ServiceMonitorEndpoint
 
     [JsonPropertyName("interval")]
     public string? Interval { get; set; }
+
+    [JsonPropertyName("relabelings")]
+    public IList<ServiceMonitorRelabeling>? Relabelings { get; set; }
+}
+
+/// <summary>A Prometheus relabel rule, as the Prometheus Operator spells it (only the fields the operator sets).</summary>
+public sealed class ServiceMonitorRelabeling
+{
+    [JsonPropertyName("targetLabel")]
+    public string TargetLabel { get; set; } = "";
+
+    [JsonPropertyName("replacement")]
+    public string? Replacement { get; set; }
 }
