@@ -39,9 +39,10 @@ internal sealed partial class WorkerLoop
     private readonly List<LiveRequest> _batch = [];
     private readonly List<string> _toRelease = [];
     private const int QueuedRecountEveryStep = 1024;
+    private static readonly TimeSpan LongQueueRecountPeriod = TimeSpan.FromMilliseconds(250);
     private BatchScheduler? _scheduler;
     private int[] _queuedByLevel = new int[1];
-    private int _stepsSinceLevelCount;
+    private long _levelsCountedAt;
     private int _held;
     private int _running;
     private int _perceptible;
@@ -585,17 +586,19 @@ internal sealed partial class WorkerLoop
 
     /// <summary>
     /// Waiting requests per queue level. Levels move with every step, so this counts them afresh: every step while
-    /// the queue is short, every 16th once it is long (a scrape every few seconds cannot tell, the step loop can).
+    /// the queue is short, at most every 250 ms once it is long (counting 10,000 requests costs about as much as a
+    /// step's scheduling work; a scrape every few seconds cannot tell the difference).
     /// </summary>
     private void PublishQueuedByLevel()
     {
         var pending = _scheduler?.Pending ?? 0;
-        if (pending > QueuedRecountEveryStep && ++_stepsSinceLevelCount < 16)
+        var now = _clock.TimeProvider.GetTimestamp();
+        if (pending > QueuedRecountEveryStep && _clock.TimeProvider.GetElapsedTime(_levelsCountedAt, now) < LongQueueRecountPeriod)
         {
             return;
         }
 
-        _stepsSinceLevelCount = 0;
+        _levelsCountedAt = now;
         Array.Clear(_queuedByLevel);
         if (pending > 0)
         {
