@@ -4,32 +4,17 @@ using static Laps.Kubernetes.Fake.Tests.Objects;
 
 namespace Laps.Kubernetes.Fake.Tests;
 
-public sealed class DeletionTests : IAsyncLifetime
+public sealed class DeletionTests : FakeServerTests
 {
-    private FakeKubernetesServer _server = null!;
-    private k8s.Kubernetes _client = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await FakeKubernetesServer.StartAsync();
-        _client = _server.CreateClient();
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _server.DisposeAsync();
-    }
-
     private (V1Deployment Owner, V1ConfigMap Child, V1ConfigMap GrandChild) Family()
     {
-        var owner = _server.Seed(Deployment("owner"));
+        var owner = Server.Seed(Deployment("owner"));
         var child = ConfigMap("child");
         child.Metadata.OwnerReferences = [OwnedBy(owner)];
-        child = _server.Seed(child);
+        child = Server.Seed(child);
         var grandChild = ConfigMap("grandchild");
         grandChild.Metadata.OwnerReferences = [OwnedBy(child)];
-        return (owner, child, _server.Seed(grandChild));
+        return (owner, child, Server.Seed(grandChild));
     }
 
     [Theory]
@@ -40,10 +25,10 @@ public sealed class DeletionTests : IAsyncLifetime
     {
         Family();
 
-        await _client.AppsV1.DeleteNamespacedDeploymentAsync("owner", "default", propagationPolicy: propagation);
+        await Client.AppsV1.DeleteNamespacedDeploymentAsync("owner", "default", propagationPolicy: propagation);
 
-        Assert.Empty(_server.List<V1Deployment>());
-        Assert.Empty(_server.List<V1ConfigMap>());
+        Assert.Empty(Server.List<V1Deployment>());
+        Assert.Empty(Server.List<V1ConfigMap>());
     }
 
     [Fact]
@@ -51,34 +36,34 @@ public sealed class DeletionTests : IAsyncLifetime
     {
         Family();
 
-        await _client.AppsV1.DeleteNamespacedDeploymentAsync("owner", "default", body: new V1DeleteOptions { PropagationPolicy = "Orphan" });
+        await Client.AppsV1.DeleteNamespacedDeploymentAsync("owner", "default", body: new V1DeleteOptions { PropagationPolicy = "Orphan" });
 
-        var child = _server.Get<V1ConfigMap>("default", "child");
+        var child = Server.Get<V1ConfigMap>("default", "child");
         Assert.Empty(child.Metadata.OwnerReferences ?? []);
-        Assert.NotNull(_server.TryGet<V1ConfigMap>("default", "grandchild"));
+        Assert.NotNull(Server.TryGet<V1ConfigMap>("default", "grandchild"));
     }
 
     [Fact]
     public async Task A_dependent_with_another_living_owner_survives()
     {
         var (owner, child, _) = Family();
-        var other = _server.Seed(ConfigMap("other-owner"));
-        _server.Modify<V1ConfigMap>("default", "child", c => c.Metadata.OwnerReferences.Add(OwnedBy(other)));
+        var other = Server.Seed(ConfigMap("other-owner"));
+        Server.Modify<V1ConfigMap>("default", "child", c => c.Metadata.OwnerReferences.Add(OwnedBy(other)));
 
-        await _client.AppsV1.DeleteNamespacedDeploymentAsync(owner.Metadata.Name, "default");
+        await Client.AppsV1.DeleteNamespacedDeploymentAsync(owner.Metadata.Name, "default");
 
-        Assert.NotNull(_server.TryGet<V1ConfigMap>("default", child.Metadata.Name));
+        Assert.NotNull(Server.TryGet<V1ConfigMap>("default", child.Metadata.Name));
     }
 
     [Fact]
     public async Task With_garbage_collection_off_dependents_stay()
     {
         Family();
-        _server.Store.CollectGarbage = false;
+        Server.Store.CollectGarbage = false;
 
-        await _client.AppsV1.DeleteNamespacedDeploymentAsync("owner", "default");
+        await Client.AppsV1.DeleteNamespacedDeploymentAsync("owner", "default");
 
-        Assert.Equal(2, _server.List<V1ConfigMap>().Count);
+        Assert.Equal(2, Server.List<V1ConfigMap>().Count);
     }
 
     [Fact]
@@ -86,16 +71,16 @@ public sealed class DeletionTests : IAsyncLifetime
     {
         var cm = ConfigMap("a");
         cm.Metadata.Finalizers = ["laps.dev/cleanup"];
-        await _client.CoreV1.CreateNamespacedConfigMapAsync(cm, "default");
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(cm, "default");
 
-        await _client.CoreV1.DeleteNamespacedConfigMapAsync("a", "default");
-        var deleting = await _client.CoreV1.ReadNamespacedConfigMapAsync("a", "default");
+        await Client.CoreV1.DeleteNamespacedConfigMapAsync("a", "default");
+        var deleting = await Client.CoreV1.ReadNamespacedConfigMapAsync("a", "default");
         Assert.NotNull(deleting.Metadata.DeletionTimestamp);
 
         deleting.Metadata.Finalizers = [];
-        await _client.CoreV1.ReplaceNamespacedConfigMapAsync(deleting, "a", "default");
+        await Client.CoreV1.ReplaceNamespacedConfigMapAsync(deleting, "a", "default");
 
-        Assert.Null(_server.TryGet<V1ConfigMap>("default", "a"));
+        Assert.Null(Server.TryGet<V1ConfigMap>("default", "a"));
     }
 
     [Fact]
@@ -103,13 +88,13 @@ public sealed class DeletionTests : IAsyncLifetime
     {
         var cm = ConfigMap("a");
         cm.Metadata.Finalizers = ["laps.dev/cleanup"];
-        _server.Seed(cm);
-        await _client.CoreV1.DeleteNamespacedConfigMapAsync("a", "default");
-        var deleting = await _client.CoreV1.ReadNamespacedConfigMapAsync("a", "default");
+        Server.Seed(cm);
+        await Client.CoreV1.DeleteNamespacedConfigMapAsync("a", "default");
+        var deleting = await Client.CoreV1.ReadNamespacedConfigMapAsync("a", "default");
         deleting.Metadata.Finalizers.Add("other");
 
         var e = await Assert.ThrowsAsync<k8s.Autorest.HttpOperationException>(() =>
-            _client.CoreV1.ReplaceNamespacedConfigMapAsync(deleting, "a", "default"));
+            Client.CoreV1.ReplaceNamespacedConfigMapAsync(deleting, "a", "default"));
 
         Assert.Equal(422, (int)e.Response.StatusCode);
     }
@@ -117,33 +102,33 @@ public sealed class DeletionTests : IAsyncLifetime
     [Fact]
     public async Task Foreground_deletion_waits_for_a_finalized_dependent()
     {
-        var owner = _server.Seed(Deployment("owner"));
+        var owner = Server.Seed(Deployment("owner"));
         var child = ConfigMap("child");
         child.Metadata.OwnerReferences = [OwnedBy(owner)];
         child.Metadata.Finalizers = ["laps.dev/hold"];
-        _server.Seed(child);
+        Server.Seed(child);
 
-        await _client.AppsV1.DeleteNamespacedDeploymentAsync("owner", "default", propagationPolicy: "Foreground");
-        var waiting = _server.Get<V1Deployment>("default", "owner");
+        await Client.AppsV1.DeleteNamespacedDeploymentAsync("owner", "default", propagationPolicy: "Foreground");
+        var waiting = Server.Get<V1Deployment>("default", "owner");
         Assert.Contains("foregroundDeletion", waiting.Metadata.Finalizers);
 
-        _server.Modify<V1ConfigMap>("default", "child", c => c.Metadata.Finalizers = []);
+        Server.Modify<V1ConfigMap>("default", "child", c => c.Metadata.Finalizers = []);
 
-        Assert.Null(_server.TryGet<V1ConfigMap>("default", "child"));
-        Assert.Null(_server.TryGet<V1Deployment>("default", "owner"));
+        Assert.Null(Server.TryGet<V1ConfigMap>("default", "child"));
+        Assert.Null(Server.TryGet<V1Deployment>("default", "owner"));
     }
 
     [Fact]
     public async Task Deleting_a_custom_resource_returns_the_object_and_a_watch_sees_DELETED()
     {
-        await _client.CustomObjects.CreateNamespacedCustomObjectAsync(Pool("p"), "laps.dev", "v1alpha1", "default", "inferencepools");
-        var rv = _server.Store.ResourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await Client.CustomObjects.CreateNamespacedCustomObjectAsync(Pool("p"), "laps.dev", "v1alpha1", "default", "inferencepools");
+        var rv = Server.Store.ResourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-        var deleted = (System.Text.Json.JsonElement)await _client.CustomObjects.DeleteNamespacedCustomObjectAsync("laps.dev", "v1alpha1", "default", "inferencepools", "p");
+        var deleted = (System.Text.Json.JsonElement)await Client.CustomObjects.DeleteNamespacedCustomObjectAsync("laps.dev", "v1alpha1", "default", "inferencepools", "p");
 
         Assert.Equal("InferencePool", deleted.GetProperty("kind").GetString());
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await foreach (var (type, _) in _client.CustomObjects.WatchListNamespacedCustomObjectAsync(
+        await foreach (var (type, _) in Client.CustomObjects.WatchListNamespacedCustomObjectAsync(
                            "laps.dev", "v1alpha1", "default", "inferencepools", resourceVersion: rv, cancellationToken: timeout.Token))
         {
             Assert.Equal(WatchEventType.Deleted, type);

@@ -6,37 +6,22 @@ using static Laps.Kubernetes.Fake.Tests.Objects;
 namespace Laps.Kubernetes.Fake.Tests;
 
 // Watches over real loopback streams: each test has one bounded timeout.
-public sealed class WatchTests : IAsyncLifetime, IDisposable
+public sealed class WatchTests : FakeServerTests, IDisposable
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(20));
-    private FakeKubernetesServer _server = null!;
-    private k8s.Kubernetes _client = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await FakeKubernetesServer.StartAsync();
-        _client = _server.CreateClient();
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _server.DisposeAsync();
-    }
-
     public void Dispose() => _timeout.Dispose();
 
     [Fact]
     public async Task Watch_from_a_resourceVersion_delivers_later_events_in_order()
     {
-        _server.Seed(ConfigMap("before"));
-        var list = await _client.CoreV1.ListNamespacedConfigMapAsync("default");
-        _server.Seed(ConfigMap("a"));
-        _server.Modify<V1ConfigMap>("default", "a", c => c.Data["key"] = "2");
-        _server.Delete<V1ConfigMap>("default", "a");
-        _server.Seed(ConfigMap("other-namespace", "elsewhere"));
+        Server.Seed(ConfigMap("before"));
+        var list = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
+        Server.Seed(ConfigMap("a"));
+        Server.Modify<V1ConfigMap>("default", "a", c => c.Data["key"] = "2");
+        Server.Delete<V1ConfigMap>("default", "a");
+        Server.Seed(ConfigMap("other-namespace", "elsewhere"));
 
-        var events = await Take(_client.CoreV1.WatchListNamespacedConfigMapAsync(
+        var events = await Take(Client.CoreV1.WatchListNamespacedConfigMapAsync(
             "default", resourceVersion: list.Metadata.ResourceVersion, cancellationToken: _timeout.Token), 3);
 
         Assert.Equal([(WatchEventType.Added, "a"), (WatchEventType.Modified, "a"), (WatchEventType.Deleted, "a")],
@@ -49,10 +34,10 @@ public sealed class WatchTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Watch_without_resourceVersion_starts_with_the_current_objects_then_changes()
     {
-        _server.Seed(ConfigMap("a"));
-        var watching = Take(_client.CoreV1.WatchListConfigMapForAllNamespacesAsync(cancellationToken: _timeout.Token), 2);
-        await _server.WatchOpenedAsync("configmaps", _timeout.Token);
-        _server.Seed(ConfigMap("b", "other"));
+        Server.Seed(ConfigMap("a"));
+        var watching = Take(Client.CoreV1.WatchListConfigMapForAllNamespacesAsync(cancellationToken: _timeout.Token), 2);
+        await Server.WatchOpenedAsync("configmaps", _timeout.Token);
+        Server.Seed(ConfigMap("b", "other"));
 
         var events = await watching;
 
@@ -62,13 +47,13 @@ public sealed class WatchTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task A_label_selected_watch_sees_objects_enter_and_leave_the_selection()
     {
-        var list = await _client.CoreV1.ListNamespacedConfigMapAsync("default");
-        var watching = Take(_client.CoreV1.WatchListNamespacedConfigMapAsync("default",
+        var list = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
+        var watching = Take(Client.CoreV1.WatchListNamespacedConfigMapAsync("default",
             resourceVersion: list.Metadata.ResourceVersion, labelSelector: "app=web", cancellationToken: _timeout.Token), 3);
-        _server.Seed(ConfigMap("a"));
-        _server.Modify<V1ConfigMap>("default", "a", c => c.Metadata.Labels = new Dictionary<string, string> { ["app"] = "web" });
-        _server.Modify<V1ConfigMap>("default", "a", c => c.Data["key"] = "2");
-        _server.Modify<V1ConfigMap>("default", "a", c => c.Metadata.Labels = null);
+        Server.Seed(ConfigMap("a"));
+        Server.Modify<V1ConfigMap>("default", "a", c => c.Metadata.Labels = new Dictionary<string, string> { ["app"] = "web" });
+        Server.Modify<V1ConfigMap>("default", "a", c => c.Data["key"] = "2");
+        Server.Modify<V1ConfigMap>("default", "a", c => c.Metadata.Labels = null);
 
         var events = await watching;
 
@@ -78,17 +63,17 @@ public sealed class WatchTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Bookmarks_carry_the_current_resourceVersion()
     {
-        var list = await _client.CoreV1.ListNamespacedConfigMapAsync("default");
-        var watching = Take(_client.CoreV1.WatchListNamespacedConfigMapAsync("default",
+        var list = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
+        var watching = Take(Client.CoreV1.WatchListNamespacedConfigMapAsync("default",
             resourceVersion: list.Metadata.ResourceVersion, allowWatchBookmarks: true, cancellationToken: _timeout.Token), 1);
-        await _server.WatchOpenedAsync("configmaps", _timeout.Token);
-        _server.Seed(ConfigMap("elsewhere", "other"));
-        _server.SendBookmarks();
+        await Server.WatchOpenedAsync("configmaps", _timeout.Token);
+        Server.Seed(ConfigMap("elsewhere", "other"));
+        Server.SendBookmarks();
 
         var bookmark = Assert.Single(await watching);
 
         Assert.Equal(WatchEventType.Bookmark, bookmark.Type);
-        Assert.Equal(_server.Store.ResourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture), bookmark.Object.Metadata.ResourceVersion);
+        Assert.Equal(Server.Store.ResourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture), bookmark.Object.Metadata.ResourceVersion);
     }
 
     [Fact]
@@ -109,12 +94,12 @@ public sealed class WatchTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Watch_from_a_compacted_resourceVersion_ends_with_410_Expired()
     {
-        var list = await _client.CoreV1.ListNamespacedConfigMapAsync("default");
-        _server.Seed(ConfigMap("a"));
-        _server.Compact();
+        var list = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
+        Server.Seed(ConfigMap("a"));
+        Server.Compact();
         var errors = new List<Exception>();
 
-        var events = await Take(_client.CoreV1.WatchListNamespacedConfigMapAsync("default",
+        var events = await Take(Client.CoreV1.WatchListNamespacedConfigMapAsync("default",
             resourceVersion: list.Metadata.ResourceVersion, onError: errors.Add, cancellationToken: _timeout.Token), 1);
 
         Assert.Empty(events);
@@ -127,14 +112,14 @@ public sealed class WatchTests : IAsyncLifetime, IDisposable
     {
         // The stream carries one event first: KubernetesClient 21 throws on a watch that ends before its first line
         // (kubernetes-client/csharp#893), against a real server too.
-        _server.Seed(ConfigMap("a"));
-        var watching = Take(_client.CoreV1.WatchListNamespacedConfigMapAsync("default", cancellationToken: _timeout.Token), 2);
-        await _server.WatchOpenedAsync("configmaps", _timeout.Token);
+        Server.Seed(ConfigMap("a"));
+        var watching = Take(Client.CoreV1.WatchListNamespacedConfigMapAsync("default", cancellationToken: _timeout.Token), 2);
+        await Server.WatchOpenedAsync("configmaps", _timeout.Token);
 
-        _server.DisconnectWatches();
+        Server.DisconnectWatches();
 
         Assert.Single(await watching);
-        Assert.Equal(0, _server.Store.OpenWatches);
+        Assert.Equal(0, Server.Store.OpenWatches);
     }
 
     [Fact]
@@ -155,11 +140,11 @@ public sealed class WatchTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task The_callback_Watcher_sees_events_and_the_close()
     {
-        var list = await _client.CoreV1.ListNamespacedConfigMapAsync("default");
+        var list = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
         var seen = new List<(WatchEventType, string)>();
         var closed = new TaskCompletionSource();
-        _server.Seed(ConfigMap("a"));
-        using var watcher = _client.CoreV1.WatchListNamespacedConfigMap("default", resourceVersion: list.Metadata.ResourceVersion,
+        Server.Seed(ConfigMap("a"));
+        using var watcher = Client.CoreV1.WatchListNamespacedConfigMap("default", resourceVersion: list.Metadata.ResourceVersion,
             onEvent: (type, item) =>
             {
                 lock (seen)
@@ -168,10 +153,10 @@ public sealed class WatchTests : IAsyncLifetime, IDisposable
                 }
                 if (type == WatchEventType.Deleted)
                 {
-                    _server.DisconnectWatches();
+                    Server.DisconnectWatches();
                 }
             }, onClosed: () => closed.TrySetResult());
-        _server.Delete<V1ConfigMap>("default", "a");
+        Server.Delete<V1ConfigMap>("default", "a");
 
         await closed.Task.WaitAsync(_timeout.Token);
 
