@@ -110,6 +110,7 @@ public sealed class DashboardTests
     [InlineData("laps_queue_wait_seconds_bucket")]
     [InlineData("laps_requests_queued")]
     [InlineData("laps_requests_running")]
+    [InlineData("laps_worker_ready")]
     [InlineData("laps_perceptible_requests")]
     [InlineData("laps_preemptions_total")]
     [InlineData("laps_execution_time_estimate_relative_error_ratio_bucket")]

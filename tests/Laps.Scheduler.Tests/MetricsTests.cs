@@ -13,6 +13,7 @@ public sealed partial class MetricsTests
         { "laps_queue_wait_seconds", "histogram" },
         { "laps_requests_queued", "gauge" },
         { "laps_requests_running", "gauge" },
+        { "laps_worker_ready", "gauge" },
         { "laps_perceptible_requests", "gauge" },
         { "laps_preemptions_total", "counter" },
         { "laps_drafted_tokens_total", "counter" },
@@ -50,6 +51,7 @@ public sealed partial class MetricsTests
         Assert.Equal(3, samples["laps_worker_step_duration_seconds_count{worker=\"worker-0:5000\"}"]);
         Assert.Equal(1, samples["laps_rejected_requests_total{reason=\"unknown_model\"}"]);
         Assert.Equal(0, samples["laps_requests_running{worker=\"worker-0:5000\"}"]);
+        Assert.Equal(1, samples["laps_worker_ready{worker=\"worker-0:5000\"}"]);
     }
 
     [Fact]

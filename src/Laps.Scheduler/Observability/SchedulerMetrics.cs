@@ -28,6 +28,9 @@ public sealed class SchedulerMetrics
             new GaugeConfiguration { LabelNames = ["worker", "level"] });
         Running = factory.CreateGauge(
             "laps_requests_running", "Requests in the batch of the current step.", new GaugeConfiguration { LabelNames = ["worker"] });
+        WorkerReady = factory.CreateGauge(
+            "laps_worker_ready", "1 when the worker answered its last call (Describe or Step), 0 while it is down or not yet described.",
+            new GaugeConfiguration { LabelNames = ["worker"] });
         Perceptible = factory.CreateGauge(
             "laps_perceptible_requests", "Admitted requests whose acceptance rate is stable (LAPS-SD perceptible).",
             new GaugeConfiguration { LabelNames = ["worker"] });
@@ -69,6 +72,7 @@ public sealed class SchedulerMetrics
     public Gauge PredictionKendallTau { get; }
     public Counter Migrated { get; }
     public Gauge Running { get; }
+    public Gauge WorkerReady { get; }
     public Gauge Perceptible { get; }
     public Counter Preemptions { get; }
     public Counter DraftedTokens { get; }
@@ -82,7 +86,7 @@ public sealed class SchedulerMetrics
     /// <summary>Drops the gauges of a worker that left the pool (its counters stay: rates need their history).</summary>
     public void Forget(string worker)
     {
-        foreach (var gauge in new[] { Queued, Running, Perceptible })
+        foreach (var gauge in new[] { Queued, Running, Perceptible, WorkerReady })
         {
             foreach (var labels in gauge.GetAllLabelValues().Where(l => l[0] == worker).ToList())
             {

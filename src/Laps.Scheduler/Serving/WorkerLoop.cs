@@ -122,6 +122,7 @@ internal sealed partial class WorkerLoop
     {
         // Waits (describe, probe, backoff, idle) also end when the worker leaves the pool; calls in flight do not.
         using var waits = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _retire.Token);
+        _metrics.WorkerReady.WithLabels(Name).Set(0);
         try
         {
             await DescribeAsync(waits.Token).ConfigureAwait(false);
@@ -581,6 +582,7 @@ internal sealed partial class WorkerLoop
         Volatile.Write(ref _running, running);
         _metrics.Running.WithLabels(Name).Set(running);
         _metrics.Perceptible.WithLabels(Name).Set(_perceptible);
+        _metrics.WorkerReady.WithLabels(Name).Set(_ready ? 1 : 0);
         PublishQueuedByLevel();
     }
 
