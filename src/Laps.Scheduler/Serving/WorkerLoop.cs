@@ -165,18 +165,15 @@ internal sealed partial class WorkerLoop
         }
         finally
         {
-            if (!stoppingToken.IsCancellationRequested)
-            {
-                HandOff(); // retired: whatever arrived meanwhile goes to the others
-            }
-
-            _commands.Writer.TryComplete();
             if (stoppingToken.IsCancellationRequested)
             {
+                _commands.Writer.TryComplete();
                 FailAll("the scheduler is shutting down", RejectReason.ShuttingDown);
             }
             else
             {
+                HandOff(); // retired: whatever arrived meanwhile goes to the others
+                _commands.Writer.TryComplete();
                 FailAll($"worker {Name} left the pool and no other worker could take the request", RejectReason.WorkerError);
             }
 
