@@ -196,11 +196,12 @@ internal sealed partial class WorkerLoop
                 _scheduler!.Cancel(request.State);
             }
 
+            Detach(request);
             if (_migrate(request, this))
             {
                 _live.Remove(request.SequenceId);
                 _metrics.Migrated.Inc();
-                Moved(request);
+                Interlocked.Decrement(ref _held);
             }
             else if (admitted)
             {
@@ -456,10 +457,11 @@ internal sealed partial class WorkerLoop
                 _live.Remove(request.SequenceId);
                 _scheduler!.Cancel(request.State);
                 request.ConsecutiveFailures = 0;
+                Detach(request);
                 if (_migrate(request, this))
                 {
                     _metrics.Migrated.Inc();
-                    Moved(request);
+                    Interlocked.Decrement(ref _held);
                     continue;
                 }
 
@@ -534,8 +536,12 @@ internal sealed partial class WorkerLoop
         _requestLeft();
     }
 
-    /// <summary>Bookkeeping when a request moved to another worker's loop (it did not leave the sidecar).</summary>
-    private void Moved(LiveRequest request)
+    /// <summary>
+    /// Drops this loop's view of a request before another loop may take it: once enqueued there, that loop's thread
+    /// reads and writes these fields. A request that stays (no other worker) resends its prefix and is counted
+    /// perceptible again at its next step.
+    /// </summary>
+    private void Detach(LiveRequest request)
     {
         request.Resident = false;
         if (request.CountedPerceptible)
@@ -544,8 +550,6 @@ internal sealed partial class WorkerLoop
             _perceptible--;
             _metrics.Perceptible.WithLabels(Name).Set(_perceptible);
         }
-
-        Interlocked.Decrement(ref _held);
     }
 
     private void FailAll(string message, string reason)
