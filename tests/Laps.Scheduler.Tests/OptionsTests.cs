@@ -1,4 +1,5 @@
 using Laps.Scheduler.Serving;
+using Laps.Scheduler.Serving.Sessions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;

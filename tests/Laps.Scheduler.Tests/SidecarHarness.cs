@@ -4,6 +4,7 @@ using System.Text.Json;
 using Grpc.Net.Client;
 using Laps.Scheduler.Api;
 using Laps.Scheduler.Serving;
+using Laps.Scheduler.Serving.Sessions;
 using Laps.Worker.V1;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
