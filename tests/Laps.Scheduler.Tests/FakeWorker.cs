@@ -14,6 +14,8 @@ public sealed class FakeWorker(string name) : SpeculativeWorker.SpeculativeWorke
 {
     public const int Drafts = 3;
     private readonly ConcurrentDictionary<string, int> _held = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _promptLengths = new(StringComparer.Ordinal);
+    private int _refused;
     private readonly SemaphoreSlim _permits = new(0);
 
     public string Name { get; } = name;
@@ -34,6 +36,12 @@ public sealed class FakeWorker(string name) : SpeculativeWorker.SpeculativeWorke
 
     public EventLog<string> Released { get; } = new();
 
+    /// <summary>KV tokens a step's batch may hold (prompt, generated and the step's Drafts + 1 per sequence).</summary>
+    public long KvCapacity { get; set; } = 1_000_000;
+
+    /// <summary>Steps refused with RESOURCE_EXHAUSTED because the batch did not fit <see cref="KvCapacity"/>.</summary>
+    public int Refused => Volatile.Read(ref _refused);
+
     public bool Holds(string sequenceId) => _held.ContainsKey(sequenceId);
 
     public void Allow(int steps = 1) => _permits.Release(steps);
@@ -50,7 +58,7 @@ public sealed class FakeWorker(string name) : SpeculativeWorker.SpeculativeWorke
             SpeculationLength = Drafts,
             MaxBatch = 64,
             MaxStepsPerCall = 1,
-            KvCapacityTokens = 1_000_000,
+            KvCapacityTokens = KvCapacity,
         });
 
     public override async Task<StepResponse> Step(StepRequest request, ServerCallContext context)
@@ -69,6 +77,20 @@ public sealed class FakeWorker(string name) : SpeculativeWorker.SpeculativeWorke
             throw new RpcException(new Status(StatusCode.Unavailable, "worker restarting"));
         }
 
+        long kv = 0;
+        foreach (var input in request.Batch)
+        {
+            var prompt = _promptLengths.TryGetValue(input.SequenceId, out var known) && input.PromptTokenIds.Count == 0 ? known : input.PromptTokenIds.Count;
+            var generated = _held.TryGetValue(input.SequenceId, out var held) ? held : input.GeneratedTokenIds.Count;
+            kv += prompt + generated + Drafts + 1;
+        }
+
+        if (kv > KvCapacity)
+        {
+            Interlocked.Increment(ref _refused);
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the batch needs {kv} KV tokens; capacity is {KvCapacity}"));
+        }
+
         var response = new StepResponse { ElapsedS = 0.01 };
         foreach (var input in request.Batch)
         {
@@ -81,6 +103,7 @@ public sealed class FakeWorker(string name) : SpeculativeWorker.SpeculativeWorke
                 }
 
                 generated = input.GeneratedTokenIds.Count;
+                _promptLengths[input.SequenceId] = input.PromptTokenIds.Count;
                 prefilled = true;
             }
 

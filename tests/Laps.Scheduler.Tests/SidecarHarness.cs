@@ -51,7 +51,8 @@ public sealed class SidecarHarness : IAsyncDisposable
         int workers = 1,
         Action<IServiceCollection>? services = null,
         bool waitReady = true,
-        bool staticWorkers = true)
+        bool staticWorkers = true,
+        Action<FakeWorker>? configureWorkers = null)
     {
         var fakes = new List<FakeWorker>();
         var workerApps = new List<WebApplication>();
@@ -69,6 +70,7 @@ public sealed class SidecarHarness : IAsyncDisposable
         {
             var address = string.Create(CultureInfo.InvariantCulture, $"worker-{i}:5000");
             var fake = new FakeWorker(address);
+            configureWorkers?.Invoke(fake);
             var workerBuilder = WebApplication.CreateBuilder();
             workerBuilder.WebHost.UseTestServer();
             workerBuilder.Logging.ClearProviders();

@@ -440,12 +440,17 @@ internal sealed partial class Dispatcher
             }
 
             DropWorker(slot);
+            const string Message = "the scheduler failed while serving the request";
             foreach (var request in plan?.Requests ?? [])
             {
                 request.InStepOn = null;
                 if (_requests.ContainsKey(request.State))
                 {
-                    FailLocked(request, "the scheduler failed while serving the request", RejectReason.InternalError);
+                    FailLocked(request, Message, RejectReason.InternalError);
+                }
+                else if (request.EventWriter.TryComplete(new RequestFailedException(Message, RejectReason.InternalError)))
+                {
+                    _metrics.Rejected.WithLabels(RejectReason.InternalError).Inc(); // it failed half-way through leaving
                 }
             }
 
