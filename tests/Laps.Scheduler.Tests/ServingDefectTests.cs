@@ -86,7 +86,8 @@ public sealed class ServingDefectTests
         await using var sidecar = await SidecarHarness.StartAsync(
             new Dictionary<string, string?> { ["Scheduler:MaxPromptTokens"] = "4000", ["Scheduler:Batch"] = "8" },
             workers: 2,
-            configureWorkers: w => w.KvCapacity = 3000);
+            configureWorkers: w => w.KvCapacity = 3000,
+            grpc: true); // RESOURCE_EXHAUSTED as the worker protocol carries it
         var prompt = Enumerable.Range(1, 600).ToArray();
 
         // Each fits alone; 12 together need 2.5 times what the two workers hold.
@@ -121,7 +122,7 @@ public sealed class ServingDefectTests
     public async Task AHungWorker_IsFoundByItsOwnStepTime_AndItsRequestFinishesElsewhere()
     {
         await using var sidecar = await SidecarHarness.StartAsync(
-            new Dictionary<string, string?> { ["Scheduler:MinStepTimeout"] = "00:00:00.200" }, workers: 2);
+            new Dictionary<string, string?> { ["Scheduler:MinStepTimeout"] = "00:00:00.200" }, workers: 2, grpc: true); // a real gRPC deadline
         foreach (var worker in sidecar.Workers)
         {
             worker.Manual = true;
