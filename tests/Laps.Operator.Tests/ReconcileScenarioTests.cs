@@ -151,6 +151,7 @@ public sealed class ReconcileScenarioTests
             "applied, Degraded=False", advance: TimeSpan.FromMilliseconds(200));
 
         Assert.True(h.Metrics.ReconcileErrors.Value >= 3);
+        Assert.Equal(1, h.Metrics.ReconcileRecovered.Value);
         Assert.Equal(Conditions.AsExpected, h.Condition("chat", Conditions.Degraded)!.Reason);
     }
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using k8s;
 using k8s.Models;
 using Laps.Operator.Desired;
@@ -26,6 +27,9 @@ public sealed class PoolController
     private readonly string _identity;
     private readonly TimeSpan _shutdownGrace;
     private readonly TimeSpan? _watchTimeout;
+
+    // Pools whose last reconcile failed: the next success is a recovery.
+    private readonly ConcurrentDictionary<string, bool> _failing = new(StringComparer.Ordinal);
 
     public PoolController(
         KubeApi api, OperatorSettings settings, ClusterCapabilities capabilities, OperatorMetrics metrics, TimeProvider time,
@@ -174,6 +178,11 @@ public sealed class PoolController
             {
                 case ReconcileResult.Success:
                     _metrics.ReconcileTotal.WithLabels("success").Inc();
+                    if (_failing.TryRemove(key, out _))
+                    {
+                        _metrics.ReconcileRecovered.Inc();
+                    }
+
                     queue.Forget(key);
                     break;
                 case ReconcileResult.Requeue:
@@ -183,6 +192,7 @@ public sealed class PoolController
                 default:
                     _metrics.ReconcileTotal.WithLabels("error").Inc();
                     _metrics.ReconcileErrors.Inc();
+                    _failing[key] = true;
                     queue.AddRateLimited(key);
                     break;
             }
