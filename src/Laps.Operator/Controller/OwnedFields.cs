@@ -11,8 +11,8 @@ namespace Laps.Operator.Controller;
 /// Fields the desired object leaves out are not looked at, so what the API server defaults or allocates (a Service's
 /// clusterIP, a container's terminationMessagePath, a Deployment's revisionHistoryLimit) is never taken for a change.
 /// A list the operator sets must match entry by entry, so an entry added or removed by hand is a change. An empty
-/// value (<c>""</c>, <c>[]</c>, an object of empty values) matches an absent one, as the API server drops some. Quantities compare
-/// as written: the API server stores them canonical, and the client serializes them canonical.
+/// value (<c>""</c>, <c>[]</c>, an object of empty values) matches an absent one, as the API server drops some.
+/// Quantities compare as written: the API server stores them canonical, and the client serializes them canonical.
 /// </summary>
 public static class OwnedFields
 {
