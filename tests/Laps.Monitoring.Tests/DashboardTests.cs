@@ -123,6 +123,7 @@ public sealed class DashboardTests
     [InlineData("laps_length_prediction_kendall_tau")]
     [InlineData("laps_operator_reconcile_total")]
     [InlineData("laps_operator_reconcile_errors_total")]
+    [InlineData("laps_operator_reconcile_recovered_total")]
     [InlineData("laps_operator_reconcile_duration_seconds_bucket")]
     [InlineData("laps_operator_leader")]
     [InlineData("laps_operator_workqueue_depth")]
