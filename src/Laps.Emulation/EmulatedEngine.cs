@@ -39,6 +39,7 @@ public sealed class EmulatedEngine : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private TaskCompletionSource _work = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _loop;
+    private int _disposed;
     private long _nextSimId;
     private long _prefixQueries;
     private long _prefixHits;
@@ -131,6 +132,11 @@ public sealed class EmulatedEngine : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {

@@ -320,7 +320,7 @@ public sealed partial class EngineWorker : IDisposable
         var attempt = new Attempt(requestId, new StepCounter(_options.K), CancellationTokenSource.CreateLinkedTokenSource(_disposed.Token));
         sequence.Current = attempt;
         sequence.Prefilled = true;
-        sequence.CachedTokens = 0;
+        sequence.AwaitingFirstToken = true;
         int[] prompt = [.. sequence.Prompt, .. sequence.Generated, .. sequence.Tokens];
         var minTokens = Math.Max(0, (sequence.Sampling?.MinTokens ?? 0) - done);
         var generation = new EngineGeneration(requestId, prompt, remaining, sequence.Sampling, minTokens);
@@ -425,9 +425,16 @@ public sealed partial class EngineWorker : IDisposable
         sequence.Steps += delta.Steps;
         sequence.Drafted += delta.Drafted;
         sequence.Accepted += delta.Accepted;
-        if (chunk.CachedTokens is { } cached)
+        if (chunk.CachedTokens is { } cached && !attempt.CachedSeen)
         {
+            // Reported once per engine request, in the output of the Step that learns it (vLLM: at its end).
+            attempt.CachedSeen = true;
             sequence.CachedTokens = cached;
+        }
+
+        if (chunk.TokenIds.Count > 0)
+        {
+            sequence.AwaitingFirstToken = false;
         }
 
         sequence.Text.Append(sequence.Stop.Append(chunk.Text));
@@ -512,7 +519,7 @@ public sealed partial class EngineWorker : IDisposable
 
     private static bool Satisfied(Seq sequence, int steps)
         => sequence.Dropped || sequence.Error is not null || sequence.Failure is not null
-            || (sequence.Finish != EngineFinish.None ? sequence.Current is null : sequence.Steps >= steps);
+            || (sequence.Finish != EngineFinish.None ? sequence.Current is null : sequence.Steps >= steps && !sequence.AwaitingFirstToken);
 
     private string? FailureOf(Seq[] members)
     {
@@ -537,7 +544,7 @@ public sealed partial class EngineWorker : IDisposable
                     Drafted = sequence.Drafted,
                     Accepted = Math.Max(0, sequence.Accepted),
                     Prefilled = sequence.Prefilled,
-                    CachedTokens = sequence.Prefilled ? sequence.CachedTokens : 0,
+                    CachedTokens = sequence.CachedTokens,
                 };
                 output.TokenIds.AddRange(sequence.Tokens);
                 sequence.Generated.AddRange(sequence.Tokens);
@@ -620,6 +627,8 @@ public sealed partial class EngineWorker : IDisposable
         public StepCounter Counter { get; } = counter;
 
         public CancellationTokenSource Cancellation { get; } = cancellation;
+
+        public bool CachedSeen { get; set; }
     }
 
     /// <summary>A held sequence: what the scheduler knows (prompt, reported tokens) and what is pending since the last Step.</summary>
@@ -653,6 +662,9 @@ public sealed partial class EngineWorker : IDisposable
         public int Accepted { get; set; }
 
         public bool Prefilled { get; set; }
+
+        /// <summary>Resubmitted in this Step and no token back yet: the Step waits for the (re)prefill.</summary>
+        public bool AwaitingFirstToken { get; set; }
 
         public int CachedTokens { get; set; }
 
