@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Net.Http.Json;
 using Grpc.Core;
 using Laps.Worker.Engines;
@@ -228,5 +229,28 @@ public sealed class FaultTests
         Assert.Equal(1, stats.Running);
         Assert.Equal(1, stats.Waiting);
         engine.AbortByPrefix("q");
+    }
+}
+
+/// <summary>The in-process engine + adapter pair that `laps up --engine` and benchmarks compose.</summary>
+public sealed class EmulatedEngineWorkerTests
+{
+    [Fact]
+    public async Task An_emulated_engine_worker_serves_the_protocol_with_the_models_step_time()
+    {
+        var options = EnginePair.DefaultEmulator(EngineKind.Sglang);
+        await using var pair = await Laps.Emulation.EmulatedEngineWorker.StartAsync(options, "pod-0",
+            configure: b => b.Logging.ClearProviders());
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(pair.WorkerAddress);
+        var client = new SpeculativeWorker.SpeculativeWorkerClient(channel);
+
+        var description = await client.DescribeAsync(new DescribeRequest(), deadline: DateTime.UtcNow.AddSeconds(20));
+        var step = await client.StepAsync(Step(1, New("x", Prompt(8), 8)), deadline: DateTime.UtcNow.AddSeconds(20));
+
+        Assert.Equal("pod-0", description.WorkerId);
+        Assert.Equal("sglang", description.Engine);
+        Assert.True(description.StepTime.VerifyFixedS > 0);
+        Assert.True(description.ResumePrefillPerTokenS > 0);
+        Assert.NotEmpty(Assert.Single(step.Outputs).TokenIds);
     }
 }
