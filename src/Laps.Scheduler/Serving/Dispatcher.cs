@@ -24,6 +24,12 @@ internal sealed class WorkerSlot(string name)
     /// <summary>Its loop ended on an unexpected error: it takes nothing any more.</summary>
     public bool Dead { get; set; }
 
+    /// <summary>It left the pool (discovery no longer lists it).</summary>
+    public bool Retired { get; set; }
+
+    /// <summary>Calls (Describe or Step) it failed in a row.</summary>
+    public int Failures { get; set; }
+
     /// <summary>Sequence ids whose state the worker may drop (finished, cancelled, failed, moved elsewhere).</summary>
     public List<string> ToRelease { get; } = [];
 }
@@ -134,7 +140,7 @@ internal sealed partial class Dispatcher
         }
     }
 
-    public AdmissionResult TryAdmit(LiveRequest request, bool anyWorker)
+    public AdmissionResult TryAdmit(LiveRequest request)
     {
         lock (_lock)
         {
@@ -148,9 +154,9 @@ internal sealed partial class Dispatcher
                 return AdmissionResult.QueueFull;
             }
 
-            if (!anyWorker)
+            if (AllDown())
             {
-                return AdmissionResult.NoWorkers;
+                return AdmissionResult.NoWorkers; // none in the pool, or every one failed its last calls
             }
 
             _held++;
@@ -204,6 +210,15 @@ internal sealed partial class Dispatcher
         }
     }
 
+    /// <summary>A worker entered the pool (before it answered anything).</summary>
+    public void Register(WorkerSlot slot)
+    {
+        lock (_lock)
+        {
+            _slots.Add(slot);
+        }
+    }
+
     /// <summary>A worker described itself: the core gets it (and is created at the first one).</summary>
     public void Join(WorkerSlot slot, WorkerInfo info)
     {
@@ -223,22 +238,39 @@ internal sealed partial class Dispatcher
             var batch = info.MaxBatch > 0 ? Math.Min(_options.Batch, info.MaxBatch) : _options.Batch;
             slot.Core = _core.AddWorker(batch, info.KvCapacityTokens > 0 ? info.KvCapacityTokens : long.MaxValue);
             slot.Ready = true;
-            _slots.Add(slot);
+            slot.Failures = 0;
             LogDescribed(slot.Name, info.WorkerId, _core.Policy.Context.K, batch, info.KvCapacityTokens, _core.Policy.Context.StepSeconds);
             Signal();
         }
     }
 
-    public void SetReady(WorkerSlot slot, bool ready)
+    /// <summary>
+    /// The worker answered (or failed) a call; <paramref name="failures"/> is how many it failed in a row. When every
+    /// worker of the pool has failed <see cref="SchedulerOptions.MaxStepFailures"/> calls in a row, the requests waiting
+    /// for one fail with 502 rather than wait for good.
+    /// </summary>
+    public void SetReady(WorkerSlot slot, bool ready, int failures)
     {
         lock (_lock)
         {
+            slot.Failures = failures;
             if (slot.Ready != ready)
             {
                 slot.Ready = ready;
                 if (ready)
                 {
                     Signal();
+                }
+            }
+
+            if (!ready && AllDown())
+            {
+                foreach (var request in _requests.Values.Where(r => r.InStepOn is null).ToList())
+                {
+                    FailLocked(
+                        request,
+                        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"no worker is available: every worker failed its last {_options.MaxStepFailures} calls"),
+                        RejectReason.WorkerError);
                 }
             }
         }
@@ -249,6 +281,7 @@ internal sealed partial class Dispatcher
     {
         lock (_lock)
         {
+            slot.Retired = true;
             if (slot.Core is { } w)
             {
                 _core!.Retire(w);
@@ -266,17 +299,13 @@ internal sealed partial class Dispatcher
     {
         lock (_lock)
         {
-            if (slot.Core is not { } w)
-            {
-                return true;
-            }
-
-            if (w.Resident > 0 && !_slots.Any(s => s != slot && s.Ready && !s.Dead && s.Core is { Retired: false }))
+            if (slot.Core is { Resident: > 0 } && !_slots.Any(s => s != slot && s.Ready && !s.Dead && !s.Retired && s.Core is not null))
             {
                 return false;
             }
 
             DropWorker(slot);
+            _slots.Remove(slot);
             return true;
         }
     }
@@ -640,6 +669,28 @@ internal sealed partial class Dispatcher
 
         _core!.Lost(w);
         Signal(); // what it ran may run elsewhere now
+    }
+
+    /// <summary>No worker can take a request: the pool has none, or each failed its last calls (see <see cref="SetReady"/>).</summary>
+    private bool AllDown()
+    {
+        var any = false;
+        foreach (var slot in _slots)
+        {
+            if (slot.Dead || slot.Retired)
+            {
+                continue;
+            }
+
+            if (slot.Ready || slot.Failures < _options.MaxStepFailures)
+            {
+                return false;
+            }
+
+            any = true;
+        }
+
+        return any || _slots.All(s => s.Dead || s.Retired);
     }
 
     private void CheckDrained()

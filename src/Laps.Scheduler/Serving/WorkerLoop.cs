@@ -36,6 +36,7 @@ internal sealed partial class WorkerLoop
         ILogger logger)
     {
         Slot = new WorkerSlot(name);
+        dispatcher.Register(Slot);
         _session = session;
         _dispatcher = dispatcher;
         _metrics = metrics;
@@ -108,6 +109,7 @@ internal sealed partial class WorkerLoop
         {
             if (!await DescribeAsync(waits.Token).ConfigureAwait(false))
             {
+                _dispatcher.TryLeave(Slot); // left before it ever answered: it holds nothing
                 return;
             }
 
@@ -172,6 +174,7 @@ internal sealed partial class WorkerLoop
             catch (WorkerCallException e)
             {
                 _health.Failed();
+                _dispatcher.SetReady(Slot, false, _health.Failures);
                 LogDescribeFailed(Name, _health.Failures, e.Message);
             }
             catch (OperationCanceledException) when (Retired)
@@ -226,6 +229,7 @@ internal sealed partial class WorkerLoop
         catch (WorkerCallException)
         {
             _health.Failed();
+            SetReady(false);
             await BackoffAsync(waits).ConfigureAwait(false);
         }
     }
@@ -245,7 +249,7 @@ internal sealed partial class WorkerLoop
     private void SetReady(bool ready)
     {
         _ready = ready;
-        _dispatcher.SetReady(Slot, ready);
+        _dispatcher.SetReady(Slot, ready, _health.Failures);
         _gauges.Ready(Name, ready);
     }
 

@@ -202,11 +202,11 @@ public sealed partial class WorkerPool
 
     /// <summary>
     /// Queues the request in the pool, unless the sidecar is stopping, <see cref="SchedulerOptions.MaxQueued"/>
-    /// requests already wait for a slot, or the pool has no worker.
+    /// requests already wait for a slot, or no worker can take it (none in the pool, or each failed its last calls).
     /// </summary>
     public AdmissionResult TryAdmit(LiveRequest request)
     {
-        var result = _dispatcher.TryAdmit(request, anyWorker: Loops.Count > 0);
+        var result = _dispatcher.TryAdmit(request);
         if (result == AdmissionResult.Admitted)
         {
             Admitted?.Invoke(request);
