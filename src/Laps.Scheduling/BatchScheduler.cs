@@ -67,7 +67,7 @@ public sealed class BatchScheduler
         for (var i = 0; i < n; i++)
         {
             var r = _buffer[i];
-            r.SelectedInDecision = decision;
+            r.Entry!.SelectedInDecision = decision;
             _decision.SelectedList.Add(r);
             _spare.Add(r);
             _buffer[i] = null!;
@@ -75,7 +75,7 @@ public sealed class BatchScheduler
 
         foreach (var r in _running)
         {
-            if (r.SelectedInDecision != decision && Policy.Contains(r))
+            if (r.Entry is { } entry && entry.SelectedInDecision != decision && Policy.Contains(r))
             {
                 r.Preemptions++;
                 r.Running = false;
