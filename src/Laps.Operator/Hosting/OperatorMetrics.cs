@@ -2,7 +2,7 @@ using Prometheus;
 
 namespace Laps.Operator.Hosting;
 
-/// <summary>The operator's Prometheus metrics (product.md §3), from an injected factory so each test owns its registry.</summary>
+/// <summary>The operator's Prometheus metrics (docs/inferencepool.md, "The operator"), from an injected factory so each test owns its registry.</summary>
 public sealed class OperatorMetrics
 {
     public OperatorMetrics(IMetricFactory factory)
