@@ -4,7 +4,7 @@ using Laps.Cli.Commands;
 
 namespace Laps.Cli;
 
-/// <summary>The <c>laps</c> program: one root, one subcommand per role (product.md §3).</summary>
+/// <summary>The <c>laps</c> program: one root, one subcommand per role (docs/cli.md).</summary>
 internal sealed class LapsCommand : RootCommand
 {
     public LapsCommand(ExperimentExecutor? executor = null, SchedulerRunner? schedulerRunner = null, OperatorRunner? operatorRunner = null,

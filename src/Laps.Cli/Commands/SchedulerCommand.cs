@@ -21,7 +21,7 @@ internal sealed record SchedulerInvocation(IReadOnlyDictionary<string, string?> 
 internal delegate Task<int> SchedulerRunner(SchedulerInvocation invocation, TextWriter stderr, CancellationToken cancellationToken);
 
 /// <summary>
-/// <c>laps scheduler</c>: the sidecar on Kestrel (product.md §2). Options become configuration that overrides
+/// <c>laps scheduler</c>: the sidecar on Kestrel (docs/scheduler-sidecar.md). Options become configuration that overrides
 /// appsettings.json and environment variables (<c>Scheduler__Laps__Queues=6</c> sets a policy knob), so the
 /// container can be configured either way.
 /// </summary>

@@ -34,9 +34,9 @@ public enum PosteriorConditioning
 }
 
 /// <summary>
-/// Every knob of LAPS-SD (product.md §1). <c>new LapsOptions()</c> is the product default, the best measured
+/// Every knob of LAPS-SD (docs/policies.md). <c>new LapsOptions()</c> is the product default, the best measured
 /// (docs/evaluation.md): perceived service, Gittins order on a length posterior learned from completed requests'
-/// prediction errors, θ_0 of 2 steps, the top queue kept for first quanta, prediction before stability. <see cref="Paper"/> is the literal reading with the design table's defaults.
+/// prediction errors, θ_0 of 2 steps, the top queue kept for first quanta, prediction before stability. <see cref="Paper"/> is the literal reading (the paper preset of docs/policies.md).
 /// </summary>
 public sealed record LapsOptions
 {
