@@ -125,7 +125,7 @@ internal sealed class SidecarRig : IAsyncDisposable
                 prompt = [.. Enumerable.Range(0, PromptTokens).Select(_ => random.Next(128_000))];
             }
 
-            var request = pool.Create(prompt, 4096, seed: null, CancellationToken.None);
+            var request = pool.Create(prompt, 4096, seed: null, sampling: null, CancellationToken.None);
             if (pool.TryAdmit(request) != AdmissionResult.Admitted)
             {
                 return;

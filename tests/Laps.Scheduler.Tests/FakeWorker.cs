@@ -51,12 +51,32 @@ public sealed class FakeWorker(string name) : IWorkerSession, IDisposable
 
     public void Dispose() => _permits.Dispose();
 
+    /// <summary>The sampling parameters it honours (it applies none: its output is scripted).</summary>
+    public IReadOnlyList<string> SamplingParameters { get; set; } = ["temperature", "top_p", "stop", "seed"];
+
     public Task<WorkerInfo> DescribeAsync(TimeSpan timeout, CancellationToken cancellationToken)
-        => Task.FromResult(new WorkerInfo(Name, "fake", Drafts, MaxBatch: 64, KvCapacity));
+        => Task.FromResult(new WorkerInfo(Name, "fake", Drafts, MaxBatch: 64, KvCapacity, Tokenizer: "stand-in", SamplingParameters: SamplingParameters));
+
+    /// <summary>The prompts it tokenized, as it got them.</summary>
+    public EventLog<PromptInput> Tokenized { get; } = new();
+
+    /// <summary>The sampling options each sequence was last stepped with.</summary>
+    public ConcurrentDictionary<string, SamplingOptions?> SamplingOf { get; } = new(StringComparer.Ordinal);
+
+    public Task<IReadOnlyList<int>> TokenizeAsync(PromptInput prompt, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        Tokenized.Add(prompt);
+        return Task.FromResult(new Laps.Scheduler.Api.StandInTokenizer().Encode(prompt.Text ?? Laps.Scheduler.Api.StandInChat.Render(prompt.Messages!)));
+    }
 
     public async Task<StepResult> StepAsync(IReadOnlyList<SequenceStep> batch, TimeSpan timeout, CancellationToken cancellationToken)
     {
         Steps.Add(Wire(batch));
+        foreach (var input in batch)
+        {
+            SamplingOf[input.SequenceId] = input.Sampling;
+        }
+
         var call = Steps.Count - 1;
         if (Manual)
         {

@@ -47,35 +47,28 @@ public static class CompletionEndpoints
         var time = services.GetRequiredService<TimeProvider>();
 
         CompletionRequest request;
+        IReadOnlyList<int> promptTokenIds;
         try
         {
-            request = await ReadAsync(context, chat, options, services.GetRequiredService<ITokenizer>()).ConfigureAwait(false);
+            request = await ReadAsync(context, chat, options).ConfigureAwait(false);
+            promptTokenIds = request.PromptTokenIds ?? await pool.TokenizeAsync(request.Prompt!, context.RequestAborted).ConfigureAwait(false);
+            CompletionRequestParser.CheckPromptLength(promptTokenIds.Count, chat, options);
+            CheckFits(pool, request, promptTokenIds.Count);
+            CheckSampling(pool, request);
         }
         catch (ApiException error)
         {
             metrics.Rejected.WithLabels(error.Reason).Inc();
+            if (error.Status == StatusCodes.Status503ServiceUnavailable)
+            {
+                context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
             await WriteErrorAsync(context, error).ConfigureAwait(false);
             return;
         }
 
-        if (pool.ContextLimit is long limit && request.PromptTokenIds.Count + (long)request.MaxTokens > limit)
-        {
-            // As the engines answer it: the request can never fit a worker's KV cache, so it is refused, not queued.
-            var tooLong = new ApiException(
-                400,
-                string.Create(
-                    System.Globalization.CultureInfo.InvariantCulture,
-                    $"This model's maximum context length is {limit} tokens. However, you requested {request.PromptTokenIds.Count + (long)request.MaxTokens} tokens ({request.PromptTokenIds.Count} in the prompt, {request.MaxTokens} for the completion). Please reduce the prompt or max_tokens."),
-                ApiException.InvalidRequest,
-                chat ? "messages" : "prompt",
-                "context_length_exceeded",
-                RejectReason.ContextTooLong);
-            metrics.Rejected.WithLabels(tooLong.Reason).Inc();
-            await WriteErrorAsync(context, tooLong).ConfigureAwait(false);
-            return;
-        }
-
-        var live = pool.Create(request.PromptTokenIds, request.MaxTokens, request.Seed, context.RequestAborted);
+        var live = pool.Create(promptTokenIds, request.MaxTokens, request.Seed, request.Sampling, context.RequestAborted);
         switch (pool.TryAdmit(live))
         {
             case AdmissionResult.QueueFull:
@@ -118,7 +111,44 @@ public static class CompletionEndpoints
         }
     }
 
-    private static async Task<CompletionRequest> ReadAsync(HttpContext context, bool chat, SchedulerOptions options, ITokenizer tokenizer)
+    /// <summary>As the engines answer it: a request that can never fit a worker's KV cache is refused, not queued.</summary>
+    private static void CheckFits(WorkerPool pool, CompletionRequest request, int promptTokens)
+    {
+        var requested = promptTokens + (long)request.MaxTokens;
+        if (pool.ContextLimit is long limit && requested > limit)
+        {
+            throw new ApiException(
+                400,
+                string.Create(
+                    System.Globalization.CultureInfo.InvariantCulture,
+                    $"This model's maximum context length is {limit} tokens. However, you requested {requested} tokens ({promptTokens} in the prompt, {request.MaxTokens} for the completion). Please reduce the prompt or max_tokens."),
+                ApiException.InvalidRequest,
+                request.Chat ? "messages" : "prompt",
+                "context_length_exceeded",
+                RejectReason.ContextTooLong);
+        }
+    }
+
+    /// <summary>A sampling parameter the pool's workers do not honour is refused by name, never ignored.</summary>
+    private static void CheckSampling(WorkerPool pool, CompletionRequest request)
+    {
+        if (request.Sampling is null || pool.SamplingParameters is not { } honoured)
+        {
+            return;
+        }
+
+        foreach (var field in request.Sampling.SetFields())
+        {
+            if (!honoured.Contains(field))
+            {
+                throw new ApiException(
+                    400, $"'{field}' is not supported by the workers of this pool", ApiException.InvalidRequest, field, "unsupported_parameter",
+                    RejectReason.InvalidRequest);
+            }
+        }
+    }
+
+    private static async Task<CompletionRequest> ReadAsync(HttpContext context, bool chat, SchedulerOptions options)
     {
         JsonDocument document;
         try
@@ -137,7 +167,7 @@ public static class CompletionEndpoints
 
         using (document)
         {
-            return CompletionRequestParser.Parse(document.RootElement, chat, options, tokenizer);
+            return CompletionRequestParser.Parse(document.RootElement, chat, options);
         }
     }
 

@@ -77,3 +77,18 @@ public sealed class StandInTokenizer : ITokenizer
         return (int)(hash % VocabularySize);
     }
 }
+
+/// <summary>The stand-in chat template the sim engine applies too: "&lt;|role|&gt;\ncontent\n" per message, then "&lt;|assistant|&gt;\n".</summary>
+public static class StandInChat
+{
+    public static string Render(IEnumerable<Laps.Scheduler.Serving.Sessions.ChatTurn> messages)
+    {
+        var prompt = new StringBuilder();
+        foreach (var message in messages)
+        {
+            prompt.Append("<|").Append(message.Role).Append("|>\n").Append(message.Content).Append('\n');
+        }
+
+        return prompt.Append("<|assistant|>\n").ToString();
+    }
+}

@@ -62,6 +62,9 @@ public sealed class SchedulerMetrics
         StepFailures = factory.CreateCounter(
             "laps_worker_step_failures_total", "Step calls that failed (unreachable, deadline, refused); their requests resume, on another worker when one is ready.",
             new CounterConfiguration { LabelNames = ["worker"] });
+        SequenceErrors = factory.CreateCounter(
+            "laps_worker_sequence_errors_total", "Sequences an engine failed alone (an error chunk, a malformed stream); each resumes from its prefix.",
+            new CounterConfiguration { LabelNames = ["worker"] });
         Cancelled = factory.CreateCounter(
             "laps_cancelled_requests_total", "Admitted requests whose client went away before the last token.");
         Rejected = factory.CreateCounter(
@@ -80,6 +83,7 @@ public sealed class SchedulerMetrics
     public Gauge PredictionKendallTau { get; }
     public Counter Migrated { get; }
     public Counter StepFailures { get; }
+    public Counter SequenceErrors { get; }
     public Counter Cancelled { get; }
     public Gauge Running { get; }
     public Gauge WorkerReady { get; }

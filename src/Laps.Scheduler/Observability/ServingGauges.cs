@@ -17,7 +17,7 @@ internal sealed class ServingGauges(SchedulerMetrics metrics, TimeProvider time)
 
     public void WorkerJoined(string worker)
     {
-        foreach (var counter in new[] { metrics.Preemptions, metrics.DraftedTokens, metrics.AcceptedTokens, metrics.GeneratedTokens, metrics.StepFailures })
+        foreach (var counter in new[] { metrics.Preemptions, metrics.DraftedTokens, metrics.AcceptedTokens, metrics.GeneratedTokens, metrics.StepFailures, metrics.SequenceErrors })
         {
             counter.WithLabels(worker).Inc(0);
         }

@@ -30,6 +30,9 @@ internal sealed class WorkerSlot(string name)
     /// <summary>Calls (Describe or Step) it failed in a row.</summary>
     public int Failures { get; set; }
 
+    /// <summary>Seconds per prefix token a sequence preempted here recomputes when it resumes (0: preemption keeps its state).</summary>
+    public double ResumeSecondsPerToken { get; set; }
+
     /// <summary>Sequence ids whose state the worker may drop (finished, cancelled, failed, moved elsewhere).</summary>
     public List<string> ToRelease { get; } = [];
 }
@@ -239,6 +242,7 @@ internal sealed partial class Dispatcher
             slot.Core = _core.AddWorker(batch, info.KvCapacityTokens > 0 ? info.KvCapacityTokens : long.MaxValue);
             slot.Ready = true;
             slot.Failures = 0;
+            slot.ResumeSecondsPerToken = info.ResumePrefillSecondsPerToken;
             LogDescribed(slot.Name, info.WorkerId, _core.Policy.Context.K, batch, info.KvCapacityTokens, _core.Policy.Context.StepSeconds);
             Signal();
         }
@@ -364,7 +368,8 @@ internal sealed partial class Dispatcher
                     prefill ? request.PromptTokenIds : null,
                     prefill ? [.. request.GeneratedTokenIds] : null,
                     request.MaxTokens,
-                    request.Seed));
+                    request.Seed,
+                    request.Sampling));
                 requests.Add(request);
             }
 
@@ -538,7 +543,11 @@ internal sealed partial class Dispatcher
 
     private void Record(WorkerSlot slot, LiveRequest request, SequenceReport output, double stepSeconds, double now)
     {
-        request.ConsecutiveFailures = 0;
+        if (output.Error is null)
+        {
+            request.ConsecutiveFailures = 0;
+        }
+
         var emitted = output.TokenIds.Count;
         var drafted = Math.Max(0, output.Drafted);
         var accepted = Math.Clamp(output.Accepted, 0, drafted);
@@ -546,6 +555,10 @@ internal sealed partial class Dispatcher
         var hadToken = state.FirstTokenTime is not null;
         _core!.RecordStep(state, emitted, drafted, accepted, stepSeconds, now);
         request.GeneratedTokenIds.AddRange(output.TokenIds);
+
+        // What preempting it now would cost: nothing where the worker keeps its state, the recompute of its prefix
+        // where the engine cannot pause a sequence (cost-aware preemption reads it).
+        state.ResumeCostSeconds = slot.ResumeSecondsPerToken * (state.PromptTokens + state.Generated);
         _metrics.DraftedTokens.WithLabels(slot.Name).Inc(drafted);
         _metrics.AcceptedTokens.WithLabels(slot.Name).Inc(accepted);
         if (state.Perceptible && !request.CountedPerceptible)
@@ -569,6 +582,16 @@ internal sealed partial class Dispatcher
         if (output.Finished || state.Generated >= request.MaxTokens)
         {
             FinishLocked(request, output.Stopped ? "stop" : "length", now);
+        }
+        else if (output.Error is { } error)
+        {
+            // The engine failed this sequence alone: the worker dropped it; it resumes from its prefix, here or elsewhere.
+            _core.Evicted(state);
+            _metrics.SequenceErrors.WithLabels(slot.Name).Inc();
+            if (++request.ConsecutiveFailures >= _options.MaxStepFailures)
+            {
+                FailLocked(request, $"worker {slot.Name} failed the request: {error}", RejectReason.WorkerError);
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Threading.Channels;
+using Laps.Scheduler.Serving.Sessions;
 using Laps.Scheduling.Requests;
 
 namespace Laps.Scheduler.Serving;
@@ -13,8 +14,10 @@ public sealed class LiveRequest
     private readonly Channel<RequestEvent> _events = Channel.CreateUnbounded<RequestEvent>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
-    public LiveRequest(long id, double arrivalTime, IReadOnlyList<int> promptTokenIds, int maxTokens, ulong seed, CancellationToken aborted = default)
+    public LiveRequest(
+        long id, double arrivalTime, IReadOnlyList<int> promptTokenIds, int maxTokens, ulong seed, SamplingOptions? sampling = null, CancellationToken aborted = default)
     {
+        Sampling = sampling;
         Id = id;
         SequenceId = NewSequenceId();
         PromptTokenIds = promptTokenIds;
@@ -36,6 +39,9 @@ public sealed class LiveRequest
     public IReadOnlyList<int> PromptTokenIds { get; }
     public int MaxTokens { get; }
     public ulong Seed { get; }
+
+    /// <summary>How to sample its tokens (passed through to the worker); null: the engine's defaults.</summary>
+    public SamplingOptions? Sampling { get; }
 
     /// <summary>The client went away: wherever the request is (queued, in a step, changing workers), it is dropped.</summary>
     public CancellationToken Aborted { get; }

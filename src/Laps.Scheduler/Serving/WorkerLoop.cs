@@ -50,6 +50,11 @@ internal sealed partial class WorkerLoop
 
     internal WorkerSlot Slot { get; }
 
+    internal IWorkerSession Session => _session;
+
+    /// <summary>What the worker said it is, once it answered Describe.</summary>
+    public WorkerInfo? Info { get; private set; }
+
     /// <summary>The worker answered its last call.</summary>
     public bool Ready => _ready;
 
@@ -165,6 +170,7 @@ internal sealed partial class WorkerLoop
             try
             {
                 var info = await _session.DescribeAsync(_health.StepTimeout, waits).ConfigureAwait(false);
+                Info = info;
                 _health.Answered();
                 _dispatcher.Join(Slot, info);
                 SetReady(true);

@@ -33,6 +33,7 @@ public sealed partial class WorkerPool
     private readonly Dispatcher _dispatcher;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<WorkerPool> _logger;
+    private readonly ITokenizer _tokenizer;
     private readonly Lock _membership = new();
     private readonly List<WorkerLoop> _all = [];
 
@@ -41,6 +42,7 @@ public sealed partial class WorkerPool
     private CancellationToken _stopping;
     private bool _started;
     private long _nextId;
+    private long _tokenizeTurn;
 
     public WorkerPool(
         IOptions<SchedulerOptions> options,
@@ -56,6 +58,7 @@ public sealed partial class WorkerPool
         _sessions = sessions;
         _metrics = metrics;
         _loggers = loggers;
+        _tokenizer = tokenizer;
         _logger = loggers.CreateLogger<WorkerPool>();
         _gauges = new ServingGauges(metrics, clock.TimeProvider);
 
@@ -194,10 +197,72 @@ public sealed partial class WorkerPool
     /// <summary>The most tokens (prompt plus completion) a request may hold on the pool's largest worker; null while unknown.</summary>
     public long? ContextLimit => _dispatcher.ContextLimit;
 
-    public LiveRequest Create(IReadOnlyList<int> promptTokenIds, int maxTokens, ulong? seed, CancellationToken aborted = default)
+    public LiveRequest Create(
+        IReadOnlyList<int> promptTokenIds, int maxTokens, ulong? seed, SamplingOptions? sampling = null, CancellationToken aborted = default)
     {
         var id = Interlocked.Increment(ref _nextId);
-        return new LiveRequest(id, _clock.Now, promptTokenIds, maxTokens, seed ?? (ulong)id, aborted);
+        return new LiveRequest(id, _clock.Now, promptTokenIds, maxTokens, seed ?? (ulong)id, sampling, aborted);
+    }
+
+    /// <summary>
+    /// The sampling parameters every described worker honours (by protocol name); null while none has described itself.
+    /// </summary>
+    public IReadOnlySet<string>? SamplingParameters
+    {
+        get
+        {
+            HashSet<string>? honoured = null;
+            foreach (var info in Loops.Select(l => l.Info).OfType<WorkerInfo>())
+            {
+                if (honoured is null)
+                {
+                    honoured = [.. info.SamplingParameters ?? []];
+                }
+                else
+                {
+                    honoured.IntersectWith(info.SamplingParameters ?? []);
+                }
+            }
+
+            return honoured;
+        }
+    }
+
+    /// <summary>
+    /// Token ids for a prompt or chat messages, with the served model's tokenizer and chat template, asked of a ready
+    /// worker. A worker whose engine cannot apply a chat template gets the messages rendered with the stand-in
+    /// template; one that predates tokenizing, the sidecar's stand-in tokenizer. Failures are OpenAI-style errors.
+    /// </summary>
+    public async Task<IReadOnlyList<int>> TokenizeAsync(PromptInput prompt, CancellationToken cancellationToken)
+    {
+        var ready = Loops.Where(l => l.Ready && l.Info is not null).ToList();
+        if (ready.Count == 0)
+        {
+            throw new ApiException(503, "no worker is available yet; retry later", "server_error", null, "no_workers", RejectReason.NoWorkers);
+        }
+
+        var loop = ready[(int)(Interlocked.Increment(ref _tokenizeTurn) % ready.Count)];
+        if (string.IsNullOrEmpty(loop.Info!.Tokenizer))
+        {
+            return _tokenizer.Encode(prompt.Text ?? StandInChat.Render(prompt.Messages!));
+        }
+
+        try
+        {
+            return await loop.Session.TokenizeAsync(prompt, _options.StepTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WorkerCallException e) when (e.Fault == WorkerFault.Unimplemented && prompt.Messages is { } messages)
+        {
+            return await TokenizeAsync(new PromptInput(StandInChat.Render(messages), null), cancellationToken).ConfigureAwait(false);
+        }
+        catch (WorkerCallException e) when (e.Fault == WorkerFault.InvalidArgument)
+        {
+            throw ApiException.Invalid($"the worker could not tokenize the prompt: {e.Message}", prompt.Messages is null ? "prompt" : "messages");
+        }
+        catch (WorkerCallException e)
+        {
+            throw new ApiException(503, $"the worker could not tokenize the prompt; retry later ({e.Message})", "server_error", null, "no_workers", RejectReason.NoWorkers);
+        }
     }
 
     /// <summary>

@@ -18,7 +18,10 @@ internal sealed class GrpcWorkerSession(SpeculativeWorker.SpeculativeWorkerClien
             d.SpeculationLength,
             d.MaxBatch,
             d.KvCapacityTokens,
-            p is null ? null : new LinearStepTime(p.VerifyFixedS, p.VerifyPerTokenS, p.VerifyPerKvTokenS, p.DraftFixedS, p.DraftPerTokenS, p.DraftPerKvTokenS, p.OverheadS));
+            p is null ? null : new LinearStepTime(p.VerifyFixedS, p.VerifyPerTokenS, p.VerifyPerKvTokenS, p.DraftFixedS, p.DraftPerTokenS, p.DraftPerKvTokenS, p.OverheadS),
+            d.Tokenizer,
+            [.. d.SamplingParameters],
+            d.ResumeRecomputesPrefix ? Math.Max(0, d.ResumePrefillPerTokenS) : 0);
     }
 
     public async Task<StepResult> StepAsync(IReadOnlyList<SequenceStep> batch, TimeSpan timeout, CancellationToken cancellationToken)
@@ -26,7 +29,7 @@ internal sealed class GrpcWorkerSession(SpeculativeWorker.SpeculativeWorkerClien
         var request = new StepRequest { Steps = 1 };
         foreach (var s in batch)
         {
-            var input = new SequenceInput { SequenceId = s.SequenceId, MaxTokens = s.MaxTokens, Seed = s.Seed };
+            var input = new SequenceInput { SequenceId = s.SequenceId, MaxTokens = s.MaxTokens, Seed = s.Seed, Sampling = Wire(s.Sampling) };
             if (s.PromptTokenIds is { } prompt)
             {
                 input.PromptTokenIds.AddRange(prompt);
@@ -46,7 +49,9 @@ internal sealed class GrpcWorkerSession(SpeculativeWorker.SpeculativeWorkerClien
         for (var i = 0; i < outputs.Length; i++)
         {
             var o = response.Outputs[i];
-            outputs[i] = new SequenceReport(o.SequenceId, [.. o.TokenIds], o.Text, o.Drafted, o.Accepted, o.Finished, o.FinishReason == FinishReason.Stop);
+            outputs[i] = new SequenceReport(
+                o.SequenceId, [.. o.TokenIds], o.Text, o.Drafted, o.Accepted, o.Finished, o.FinishReason == FinishReason.Stop,
+                o.Error.Length > 0 ? o.Error : null, o.CachedTokens);
         }
 
         return new StepResult(outputs, response.ElapsedS, [.. response.EvictedSequenceIds]);
@@ -57,6 +62,45 @@ internal sealed class GrpcWorkerSession(SpeculativeWorker.SpeculativeWorkerClien
         var request = new ReleaseRequest();
         request.SequenceIds.AddRange(sequenceIds);
         return Call(() => client.ReleaseAsync(request, deadline: Deadline(timeout), cancellationToken: cancellationToken).ResponseAsync, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<int>> TokenizeAsync(PromptInput prompt, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var request = new TokenizeRequest();
+        if (prompt.Messages is { } messages)
+        {
+            request.AddGenerationPrompt = true;
+            request.Messages.AddRange(messages.Select(m => new Laps.Worker.V1.ChatMessage { Role = m.Role, Content = m.Content }));
+        }
+        else
+        {
+            request.Prompt = prompt.Text ?? string.Empty;
+        }
+
+        var response = await Call(() => client.TokenizeAsync(request, deadline: Deadline(timeout), cancellationToken: cancellationToken).ResponseAsync, cancellationToken)
+            .ConfigureAwait(false);
+        return [.. response.TokenIds];
+    }
+
+    private static SamplingParams? Wire(SamplingOptions? o)
+    {
+        if (o is null)
+        {
+            return null;
+        }
+
+        var p = new SamplingParams { IgnoreEos = o.IgnoreEos, MinTokens = o.MinTokens };
+        if (o.Temperature is double temperature) p.Temperature = temperature;
+        if (o.TopP is double topP) p.TopP = topP;
+        if (o.TopK is int topK) p.TopK = topK;
+        if (o.MinP is double minP) p.MinP = minP;
+        if (o.PresencePenalty is double presence) p.PresencePenalty = presence;
+        if (o.FrequencyPenalty is double frequency) p.FrequencyPenalty = frequency;
+        if (o.RepetitionPenalty is double repetition) p.RepetitionPenalty = repetition;
+        if (o.Seed is long seed) p.Seed = seed;
+        p.Stop.AddRange(o.Stop);
+        p.StopTokenIds.AddRange(o.StopTokenIds);
+        return p;
     }
 
     private DateTime Deadline(TimeSpan timeout) => time.GetUtcNow().UtcDateTime + timeout;
@@ -79,6 +123,7 @@ internal sealed class GrpcWorkerSession(SpeculativeWorker.SpeculativeWorkerClien
                 StatusCode.DeadlineExceeded => WorkerFault.DeadlineExceeded,
                 StatusCode.ResourceExhausted => WorkerFault.ResourceExhausted,
                 StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.OutOfRange => WorkerFault.InvalidArgument,
+                StatusCode.Unimplemented => WorkerFault.Unimplemented,
                 _ => WorkerFault.Other,
             };
             throw new WorkerCallException(fault, $"{e.StatusCode}: {e.Status.Detail}", e);

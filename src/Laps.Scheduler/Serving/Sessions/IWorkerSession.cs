@@ -13,6 +13,55 @@ public interface IWorkerSession
     Task<StepResult> StepAsync(IReadOnlyList<SequenceStep> batch, TimeSpan timeout, CancellationToken cancellationToken);
 
     Task ReleaseAsync(IReadOnlyList<string> sequenceIds, TimeSpan timeout, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Token ids for a prompt or chat messages with the served model's tokenizer and chat template. A worker that
+    /// cannot (one that predates the call, or an engine without a chat template endpoint) fails with
+    /// <see cref="WorkerFault.Unimplemented"/>.
+    /// </summary>
+    Task<IReadOnlyList<int>> TokenizeAsync(PromptInput prompt, TimeSpan timeout, CancellationToken cancellationToken);
+}
+
+/// <summary>A prompt as the client sent it: text, or chat messages (exactly one of them).</summary>
+public sealed record PromptInput(string? Text, IReadOnlyList<ChatTurn>? Messages);
+
+public sealed record ChatTurn(string Role, string Content);
+
+/// <summary>
+/// How to sample a sequence's tokens, passed through to the engine (the protocol's <c>SamplingParams</c>); null fields
+/// keep the engine's defaults. A worker honours the fields its description lists and refuses the others.
+/// </summary>
+public sealed record SamplingOptions
+{
+    public double? Temperature { get; init; }
+    public double? TopP { get; init; }
+    public int? TopK { get; init; }
+    public double? MinP { get; init; }
+    public double? PresencePenalty { get; init; }
+    public double? FrequencyPenalty { get; init; }
+    public double? RepetitionPenalty { get; init; }
+    public IReadOnlyList<string> Stop { get; init; } = [];
+    public IReadOnlyList<int> StopTokenIds { get; init; } = [];
+    public long? Seed { get; init; }
+    public bool IgnoreEos { get; init; }
+    public int MinTokens { get; init; }
+
+    /// <summary>The protocol names of the fields set here, as a worker's description lists those it honours.</summary>
+    public IEnumerable<string> SetFields()
+    {
+        if (Temperature is not null) yield return "temperature";
+        if (TopP is not null) yield return "top_p";
+        if (TopK is not null) yield return "top_k";
+        if (MinP is not null) yield return "min_p";
+        if (PresencePenalty is not null) yield return "presence_penalty";
+        if (FrequencyPenalty is not null) yield return "frequency_penalty";
+        if (RepetitionPenalty is not null) yield return "repetition_penalty";
+        if (Stop.Count > 0) yield return "stop";
+        if (StopTokenIds.Count > 0) yield return "stop_token_ids";
+        if (Seed is not null) yield return "seed";
+        if (IgnoreEos) yield return "ignore_eos";
+        if (MinTokens > 0) yield return "min_tokens";
+    }
 }
 
 /// <summary>Opens the session to the worker at a discovered address.</summary>
@@ -24,13 +73,22 @@ public interface IWorkerSessionFactory
 /// <summary>What a worker runs and what it can hold (the protocol's <c>WorkerDescription</c>).</summary>
 /// <param name="MaxBatch">Sequences one step may run; 0 when the worker sets no limit.</param>
 /// <param name="KvCapacityTokens">KV tokens the worker holds; 0 when it did not say.</param>
+/// <param name="Tokenizer">Whose tokenizer <see cref="IWorkerSession.TokenizeAsync"/> uses ("stand-in" for the sim engine; empty: a worker that predates it).</param>
+/// <param name="SamplingParameters">The <see cref="SamplingOptions"/> fields the worker honours, by protocol name.</param>
+/// <param name="ResumePrefillSecondsPerToken">
+/// When a sequence left out of a batch loses its engine state (a real engine cannot pause it): the seconds per prefix
+/// token its resume recomputes; 0 when preemption costs nothing (the sim engine keeps what it holds).
+/// </param>
 public sealed record WorkerInfo(
     string WorkerId,
     string Engine,
     int SpeculationLength,
     int MaxBatch,
     long KvCapacityTokens,
-    LinearStepTime? StepTime = null);
+    LinearStepTime? StepTime = null,
+    string Tokenizer = "",
+    IReadOnlyList<string>? SamplingParameters = null,
+    double ResumePrefillSecondsPerToken = 0);
 
 /// <summary>
 /// A worker's linear step-time model in seconds: verify = fixed + per_token · batched tokens + per_kv_token · KV
@@ -57,10 +115,13 @@ public sealed record SequenceStep(
     IReadOnlyList<int>? PromptTokenIds,
     IReadOnlyList<int>? GeneratedTokenIds,
     int MaxTokens,
-    ulong Seed);
+    ulong Seed,
+    SamplingOptions? Sampling = null);
 
 /// <summary>What one step did for one sequence.</summary>
 /// <param name="Stopped">Finished because the model ended the sequence (otherwise, when finished, by length).</param>
+/// <param name="Error">Set when the engine failed this sequence alone: the worker no longer holds it; the tokens reported stand.</param>
+/// <param name="CachedTokens">Prefix tokens the engine's prefix cache served on the sequence's last (re)prefill.</param>
 public sealed record SequenceReport(
     string SequenceId,
     IReadOnlyList<int> TokenIds,
@@ -68,7 +129,9 @@ public sealed record SequenceReport(
     int Drafted,
     int Accepted,
     bool Finished,
-    bool Stopped);
+    bool Stopped,
+    string? Error = null,
+    int CachedTokens = 0);
 
 /// <summary>A step's outcome: each sequence's report, the worker's own account of the time, and what it evicted.</summary>
 public sealed record StepResult(IReadOnlyList<SequenceReport> Outputs, double ElapsedSeconds, IReadOnlyList<string> Evicted);
@@ -87,6 +150,9 @@ public enum WorkerFault
 
     /// <summary>The worker refused the call as malformed.</summary>
     InvalidArgument,
+
+    /// <summary>The worker does not offer the call (it predates it, or its engine cannot).</summary>
+    Unimplemented,
 
     Other,
 }
