@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Grpc.Core;
 using Laps.Scheduler.Serving;
+using Laps.Scheduler.Serving.Sessions;
 using Laps.Worker.V1;
 
 namespace Laps.Benchmarks;

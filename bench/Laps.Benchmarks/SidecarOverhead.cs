@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Laps.Scheduler;
 using Laps.Scheduler.Serving;
+using Laps.Scheduler.Serving.Sessions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -124,7 +125,7 @@ internal sealed class SidecarRig : IAsyncDisposable
                 prompt = [.. Enumerable.Range(0, PromptTokens).Select(_ => random.Next(128_000))];
             }
 
-            var request = pool.Create(prompt, 4096, seed: null);
+            var request = pool.Create(prompt, 4096, seed: null, CancellationToken.None);
             if (pool.TryAdmit(request) != AdmissionResult.Admitted)
             {
                 return;

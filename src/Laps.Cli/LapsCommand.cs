@@ -16,6 +16,7 @@ internal sealed class LapsCommand : RootCommand
         Subcommands.Add(Sim);
         Worker = new WorkerCommand();
         Subcommands.Add(Worker);
+        Subcommands.Add(new EmulateCommand());
         Scheduler = new SchedulerCommand(schedulerRunner);
         Subcommands.Add(Scheduler);
         Subcommands.Add(new UpCommand());

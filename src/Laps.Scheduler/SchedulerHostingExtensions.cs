@@ -4,6 +4,7 @@ using Laps.Scheduler.Discovery;
 using Laps.Scheduler.Observability;
 using Laps.Scheduler.Prediction;
 using Laps.Scheduler.Serving;
+using Laps.Scheduler.Serving.Sessions;
 using Laps.Scheduling.Prediction;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,7 +21,7 @@ public static class SchedulerHostingExtensions
 {
     /// <summary>
     /// Registers the sidecar. Every service is added with TryAdd, so a host (or a test) that registered its own
-    /// <see cref="ILengthPredictor"/>, <see cref="ITokenizer"/>, <see cref="IWorkerClientFactory"/>,
+    /// <see cref="ILengthPredictor"/>, <see cref="ITokenizer"/>, <see cref="IWorkerClientFactory"/> or <see cref="IWorkerSessionFactory"/>,
     /// <see cref="CollectorRegistry"/> or <see cref="TimeProvider"/> first keeps it.
     /// </summary>
     public static IHostApplicationBuilder AddLapsScheduler(this IHostApplicationBuilder builder)
@@ -60,6 +61,7 @@ public static class SchedulerHostingExtensions
         services.TryAddSingleton<ITokenizer, StandInTokenizer>();
         services.TryAddSingleton<ILengthPredictor>(sp => new OnlineLengthPredictor(new OnlineLengthPredictorOptions { PriorLength = sp.GetRequiredService<IOptions<SchedulerOptions>>().Value.PriorLengthTokens }));
         services.TryAddSingleton<IWorkerClientFactory, GrpcWorkerClientFactory>();
+        services.TryAddSingleton<IWorkerSessionFactory, GrpcWorkerSessionFactory>();
         services.TryAddSingleton<WorkerPool>();
         services.TryAddSingleton<IKubernetes>(_ => new Kubernetes(KubernetesClientConfiguration.IsInCluster()
             ? KubernetesClientConfiguration.InClusterConfig()

@@ -48,8 +48,14 @@ public sealed class SchedulerOptions
     /// <summary>How long shutdown waits for admitted requests to finish.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Deadline of one Step call.</summary>
+    /// <summary>
+    /// The longest deadline of one Step call. A worker's deadline follows its own recent step time (20 times it), at
+    /// least <see cref="MinStepTimeout"/>; before its first step it is this.
+    /// </summary>
     public TimeSpan StepTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The shortest deadline of one Step call, and the deadline of Describe probes and Release calls.</summary>
+    public TimeSpan MinStepTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>First wait after a failed worker call; it doubles per consecutive failure, up to 5 s.</summary>
     public TimeSpan RetryBackoff { get; set; } = TimeSpan.FromMilliseconds(100);
@@ -230,6 +236,11 @@ public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOption
         if (options.StepTimeout <= TimeSpan.Zero)
         {
             failures.Add($"StepTimeout: '{options.StepTimeout}' must be positive");
+        }
+
+        if (options.MinStepTimeout <= TimeSpan.Zero || options.MinStepTimeout > options.StepTimeout)
+        {
+            failures.Add($"MinStepTimeout: '{options.MinStepTimeout}' must be positive and at most StepTimeout ({options.StepTimeout})");
         }
 
         if (!(options.StepSeconds >= 0) || double.IsInfinity(options.StepSeconds))

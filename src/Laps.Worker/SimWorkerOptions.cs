@@ -48,6 +48,13 @@ public sealed record SimWorkerOptions
 
     public StepTimeModel StepTime { get; init; } = StepTimeModel.H100Llama8B;
 
+    /// <summary>
+    /// True (the protocol's model): the step that prefills a sequence also decodes it, emitting its accepted drafts + 1.
+    /// False (what vLLM and SGLang do): the prefill step samples exactly one token and drafts nothing; speculation starts
+    /// at the next step. The engine emulators set it false.
+    /// </summary>
+    public bool PrefillStepDecodes { get; init; } = true;
+
     /// <summary>The draft model Describe reports: <see cref="DraftModel"/>, or the usual one for the proposer.</summary>
     public string EffectiveDraftModel => DraftModel ?? Proposer switch
     {

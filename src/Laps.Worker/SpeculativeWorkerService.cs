@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
 using Grpc.Core;
+using Laps.Worker.Engines;
+using Laps.Worker.Sampling;
 using Laps.Worker.Sim;
 using Laps.Worker.V1;
 using Microsoft.Extensions.Logging;
@@ -24,6 +27,9 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
     // Guarded by _gpu. A busy machine's timer fires milliseconds late: without pacing, a sim worker at time scale 1
     // ran 30% slower than its model on a loaded 2-core VM, and live runs could not be compared with the simulator.
     private readonly StepPacer _pacer = new(TimeSpan.FromMilliseconds(50));
+
+    // Stop strings of the sequences that have them: matched on the sim's text across Steps (and recomputes).
+    private readonly ConcurrentDictionary<string, StopMatcher> _stops = new(StringComparer.Ordinal);
 
     public SpeculativeWorkerService(SimEngine engine, TimeProvider time, ILogger<SpeculativeWorkerService> logger)
     {
@@ -55,15 +61,43 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
             MaxStepsPerCall = options.MaxStepsPerCall,
             KvCapacityTokens = options.KvCapacityTokens,
             StepTime = StepTimeProfiles.Describe(options.StepTime, options.Proposer, options.K, options.TimeScale),
+            ResumeRecomputesPrefix = false,
+            Tokenizer = StandInTokenizer.Name,
+            EngineReady = true,
+            SamplingParameters = { SamplingSupport.Sim },
         };
+    }
+
+    public override Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
+    {
+        TokenizeChecks.Validate(request);
+        return Task.FromResult(TokenizeChecks.StandIn(request));
+    }
+
+    public override Task<DetokenizeResponse> Detokenize(DetokenizeRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Task.FromResult(new DetokenizeResponse { Text = StandInTokenizer.Decode(request.TokenIds) });
     }
 
     public override async Task<StepResponse> Step(StepRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        foreach (var input in request.Batch)
+        {
+            try
+            {
+                SamplingSupport.Validate(input.SequenceId, input.Sampling, SamplingSupport.Sim, SimWorkerOptions.EngineName);
+            }
+            catch (WorkerException e)
+            {
+                throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+            }
+        }
+
         var batch = request.Batch
-            .Select(s => new SequenceRequest(s.SequenceId, [.. s.PromptTokenIds], [.. s.GeneratedTokenIds], s.MaxTokens, s.Seed))
+            .Select(s => new SequenceRequest(s.SequenceId, [.. s.PromptTokenIds], [.. s.GeneratedTokenIds], s.MaxTokens, SeedOf(s)))
             .ToArray();
         var cancellationToken = context.CancellationToken;
 
@@ -109,8 +143,14 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
                 KvTokensInUse = outcome.KvTokensInUse,
             };
             response.EvictedSequenceIds.AddRange(outcome.EvictedSequenceIds);
-            foreach (var result in outcome.Outputs)
+            foreach (var id in outcome.EvictedSequenceIds)
             {
+                _stops.TryRemove(id, out _);
+            }
+
+            for (var i = 0; i < outcome.Outputs.Count; i++)
+            {
+                var result = ApplyStops(request.Batch[i], outcome.Outputs[i]);
                 var output = new SequenceOutput
                 {
                     SequenceId = result.SequenceId,
@@ -142,7 +182,76 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
     public override Task<ReleaseResponse> Release(ReleaseRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
+        foreach (var id in request.SequenceIds)
+        {
+            _stops.TryRemove(id, out _);
+        }
+
         return Task.FromResult(new ReleaseResponse { Released = _engine.Release(request.SequenceIds) });
+    }
+
+    // A fixed sampling seed selects the sim's synthetic output, as a seed selects a sampled one.
+    private static ulong SeedOf(SequenceInput input)
+        => input.Sampling is { HasSeed: true } sampling ? input.Seed ^ (ulong)sampling.Seed * 0x9E3779B97F4A7C15UL : input.Seed;
+
+    /// <summary>
+    /// Stop strings and stop token ids on the sim's output: the output is cut after the token that completes a stop
+    /// string (its text before the stop string) or at a stop token (excluded from the text, as engines do), the
+    /// sequence finishes with STOP and its state is freed. Text that may begin a stop string is held back until decided.
+    /// </summary>
+    private SequenceResult ApplyStops(SequenceInput input, SequenceResult result)
+    {
+        var sampling = input.Sampling;
+        if (sampling is null || (sampling.Stop.Count == 0 && sampling.StopTokenIds.Count == 0))
+        {
+            return result;
+        }
+
+        if (result.Prefilled || !_stops.TryGetValue(input.SequenceId, out var matcher))
+        {
+            matcher = _stops[input.SequenceId] = new StopMatcher(sampling.Stop);
+        }
+
+        var tokens = new List<int>();
+        var text = new System.Text.StringBuilder();
+        var stopped = false;
+        foreach (var token in result.TokenIds)
+        {
+            tokens.Add(token);
+            if (sampling.StopTokenIds.Contains(token))
+            {
+                stopped = true;
+                break;
+            }
+
+            text.Append(matcher.Append(SimVocabulary.Text(token)));
+            if (matcher.Stopped)
+            {
+                stopped = true;
+                break;
+            }
+        }
+
+        if (stopped || result.Finished)
+        {
+            if (!matcher.Stopped)
+            {
+                text.Append(matcher.Flush());
+            }
+
+            _stops.TryRemove(input.SequenceId, out _);
+            if (stopped && !result.Finished)
+            {
+                _engine.Release([input.SequenceId]);
+            }
+        }
+
+        return result with
+        {
+            TokenIds = tokens,
+            Text = text.ToString(),
+            Finish = stopped ? SequenceFinish.Stop : result.Finish,
+        };
     }
 
     public void Dispose() => _gpu.Dispose();

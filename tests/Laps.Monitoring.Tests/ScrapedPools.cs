@@ -153,28 +153,44 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
     private async Task DriveFaultsAsync(LocalPool pool)
     {
         using var http = new HttpClient { BaseAddress = pool.Url, Timeout = Bound };
-        await pool.StopWorkerAsync(1);
 
-        // Routed to worker 0 (both idle): a long request, real time, so that it still holds worker 0 below.
+        // A long request, real time, so that it still runs when its worker is stopped below.
         using var longRequest = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
         {
             Content = JsonContent.Create(new { model = "laps-sim", prompt = new[] { 11, 12, 13 }, max_tokens = 4000, stream = true, seed = 3 }),
         };
+        int running;
         using (var longResponse = await http.SendAsync(longRequest, HttpCompletionOption.ResponseHeadersRead, Deadline))
         {
             longResponse.EnsureSuccessStatusCode();
             using var reader = new StreamReader(await longResponse.Content.ReadAsStreamAsync(Deadline));
             await FirstTokenAsync(reader);
 
-            // The least-loaded worker is now the stopped one: its steps fail and the request moves to worker 0.
-            using var migrated = await http.PostAsJsonAsync("v1/completions", new { model = "laps-sim", prompt = new[] { 21, 22 }, max_tokens = 4 }, Deadline);
-            Assert.True(migrated.IsSuccessStatusCode, await migrated.Content.ReadAsStringAsync(Deadline));
+            // Its worker stops: the step in flight fails and the request resumes (recomputed) on the other one.
+            running = await RunningWorkerAsync(http, pool);
+            await pool.StopWorkerAsync(running);
+            await FirstTokenAsync(reader);
         }
 
-        // The long request's client went away; with worker 0 gone too, the next request has nowhere to go.
-        await pool.StopWorkerAsync(0);
+        // The long request's client went away; with the other worker gone too, the next request has nowhere to go.
+        await pool.StopWorkerAsync(1 - running);
         using var failed = await http.PostAsJsonAsync("v1/completions", new { model = "laps-sim", prompt = new[] { 31, 32 }, max_tokens = 4 }, Deadline);
         Assert.False(failed.IsSuccessStatusCode, await failed.Content.ReadAsStringAsync(Deadline));
+    }
+
+    /// <summary>The index of the worker whose batch holds a request now, read from the pool's own metrics.</summary>
+    private async Task<int> RunningWorkerAsync(HttpClient http, LocalPool pool)
+    {
+        var metrics = await http.GetStringAsync(new Uri("metrics", UriKind.Relative), Deadline);
+        for (var i = 0; i < pool.WorkerAddresses.Count; i++)
+        {
+            if (metrics.Contains($"laps_requests_running{{worker=\"{pool.WorkerAddresses[i]}\"}} 1", StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        throw new InvalidOperationException($"no worker runs the request: {metrics}");
     }
 
     private async Task FirstTokenAsync(StreamReader reader)

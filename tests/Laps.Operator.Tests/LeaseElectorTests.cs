@@ -37,9 +37,9 @@ public sealed class LeaseElectorTests : IAsyncLifetime
         var b = Elector("b");
         var termsA = 0;
         var termsB = 0;
-        var runA = a.RunAsync(ct => Lead(ref termsA, ct), stopA.Token);
+        var runA = a.RunAsync(t => Lead(ref termsA, t.Ending), stopA.Token);
         await Until(() => a.IsLeader, "a leads");
-        var runB = b.RunAsync(ct => Lead(ref termsB, ct), stopB.Token);
+        var runB = b.RunAsync(t => Lead(ref termsB, t.Ending), stopB.Token);
 
         // b keeps trying for longer than a lease, but a renews.
         for (var i = 0; i < 20; i++)
@@ -77,7 +77,7 @@ public sealed class LeaseElectorTests : IAsyncLifetime
         using var stop = new CancellationTokenSource();
         var b = Elector("b");
         var terms = 0;
-        var run = b.RunAsync(ct => Lead(ref terms, ct), stop.Token);
+        var run = b.RunAsync(t => Lead(ref terms, t.Ending), stop.Token);
         await Until(() => _server.Requests.Any(r => r.Resource == "leases"), "b looked at the Lease");
 
         for (var i = 0; i < 12; i++)
@@ -100,11 +100,11 @@ public sealed class LeaseElectorTests : IAsyncLifetime
         using var stop = new CancellationTokenSource();
         var a = Elector("a");
         var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var run = a.RunAsync(async ct =>
+        var run = a.RunAsync(async t =>
         {
             try
             {
-                await Task.Delay(Timeout.Infinite, ct);
+                await Task.Delay(Timeout.Infinite, t.Ending);
             }
             finally
             {

@@ -20,7 +20,7 @@ internal sealed class OperatorHarness : IAsyncDisposable
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(15);
     public const string Ns = "serving";
 
-    private readonly CancellationTokenSource _stop = new();
+    private CancellationTokenSource _stop = new();
     private Task _run = Task.CompletedTask;
 
     private OperatorHarness(FakeKubernetesServer server, FakeTimeProvider time)
@@ -70,6 +70,15 @@ internal sealed class OperatorHarness : IAsyncDisposable
         Controller = new PoolController(
             Api, new OperatorSettings { DefaultImage = "laps:test" }, capabilities, Metrics, Time, NullLoggerFactory.Instance, "test-operator");
         _run = Controller.RunAsync(_stop.Token);
+    }
+
+    /// <summary>Stops the controller (as a shutdown would); <see cref="Run"/> starts a new one, with fresh caches.</summary>
+    public async Task StopAsync()
+    {
+        await _stop.CancelAsync();
+        await _run.WaitAsync(Bound);
+        _stop.Dispose();
+        _stop = new CancellationTokenSource();
     }
 
     public InferencePool CreatePool(string name, Action<InferencePoolSpec>? spec = null)

@@ -32,6 +32,7 @@ public sealed class OperatorHostTests
         Assert.Contains("laps_operator_leader 1", metrics, StringComparison.Ordinal);
         Assert.Contains("laps_operator_reconcile_total{result=\"success\"}", metrics, StringComparison.Ordinal);
         Assert.Contains("laps_operator_reconcile_errors_total", metrics, StringComparison.Ordinal);
+        Assert.Contains("laps_operator_reconcile_recovered_total 0", metrics, StringComparison.Ordinal);
         Assert.Contains("laps_operator_reconcile_duration_seconds_bucket", metrics, StringComparison.Ordinal);
         Assert.Contains("laps_operator_workqueue_depth", metrics, StringComparison.Ordinal);
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
 using Laps.Operator.Controller;
@@ -152,6 +153,7 @@ public sealed class ReconcileScenarioTests
             "applied, Degraded=False", advance: TimeSpan.FromMilliseconds(200));
 
         Assert.True(h.Metrics.ReconcileErrors.Value >= 3);
+        Assert.Equal(1, h.Metrics.ReconcileRecovered.Value);
         Assert.Equal(Conditions.AsExpected, h.Condition("chat", Conditions.Degraded)!.Reason);
     }
 
@@ -209,19 +211,110 @@ public sealed class ReconcileScenarioTests
     }
 
     [Fact]
-    public async Task An_object_changed_by_hand_is_put_back()
+    public async Task A_ConfigMap_edited_by_hand_is_put_back()
     {
         await using var h = await OperatorHarness.StartAsync();
         h.CreatePool("chat");
         await h.UntilAsync(() => h.Server.TryGet<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler") is not null, "the ConfigMap");
         var original = h.Server.Get<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler").Data[DesiredState.ConfigKey];
 
-        h.Server.Modify<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler", c =>
-        {
-            c.Data[DesiredState.ConfigKey] = "{}";
-            c.Metadata.Annotations.Remove(Reconciler.DesiredHash);
-        });
+        // What kubectl edit sends back: the object as read, annotations included, with one value changed.
+        h.Server.Modify<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler", c => c.Data[DesiredState.ConfigKey] = "{}");
 
         await h.UntilAsync(() => h.Server.Get<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler").Data[DesiredState.ConfigKey] == original, "the config restored");
+    }
+
+    [Fact]
+    public async Task A_Deployment_edited_by_hand_is_put_back()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat", s => s.Workers = new WorkersSpec { Replicas = 2 });
+        await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-workers") is not null, "the workers");
+        var original = h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-workers");
+        var container = original.Spec.Template.Spec.Containers[0];
+
+        h.Server.Modify<V1Deployment>(OperatorHarness.Ns, "chat-workers", d =>
+        {
+            d.Spec.Replicas = 7;
+            d.Spec.Template.Spec.Containers[0].Image = "elsewhere/worker:latest";
+            d.Spec.Template.Spec.Containers[0].Args.Add("--debug");
+            d.Metadata.Labels.Remove(PoolLabels.Pool);
+        });
+
+        await h.UntilAsync(() => h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-workers").Spec.Replicas == 2, "2 replicas again");
+        var restored = h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-workers");
+        Assert.Equal(container.Image, restored.Spec.Template.Spec.Containers[0].Image);
+        Assert.Equal(container.Args, restored.Spec.Template.Spec.Containers[0].Args);
+        Assert.Equal("chat", restored.Metadata.Labels[PoolLabels.Pool]);
+        Assert.Equal(original.Metadata.Annotations[Reconciler.DesiredHash], restored.Metadata.Annotations[Reconciler.DesiredHash]);
+    }
+
+    [Fact]
+    public async Task A_Service_edited_by_hand_is_put_back()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat");
+        await h.UntilAsync(() => h.Server.TryGet<V1Service>(OperatorHarness.Ns, "chat-scheduler") is not null, "the scheduler Service");
+
+        h.Server.Modify<V1Service>(OperatorHarness.Ns, "chat-scheduler", s => s.Spec.Ports[0].Port = 8000);
+
+        await h.UntilAsync(() => h.Server.Get<V1Service>(OperatorHarness.Ns, "chat-scheduler").Spec.Ports[0].Port == 80, "port 80 again");
+    }
+
+    [Fact]
+    public async Task Fields_the_API_server_defaults_or_allocates_are_not_taken_for_a_change()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat");
+        await h.UntilAsync(() => h.Condition("chat", Conditions.Ready) is not null, "a status");
+        await h.StopAsync();
+
+        // What a real API server adds to what the operator wrote, and a Deployment controller's annotation.
+        foreach (var name in new[] { "chat-workers", "chat-scheduler" })
+        {
+            h.Server.Modify("deployments", OperatorHarness.Ns, name, d =>
+            {
+                d["metadata"]!["annotations"]!["deployment.kubernetes.io/revision"] = "1";
+                var spec = d["spec"]!.AsObject();
+                spec["revisionHistoryLimit"] = 10;
+                spec["progressDeadlineSeconds"] = 600;
+                spec["strategy"] ??= JsonNode.Parse("""{"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":"25%","maxSurge":"25%"}}""");
+                var pod = spec["template"]!["spec"]!.AsObject();
+                pod["restartPolicy"] = "Always";
+                pod["terminationGracePeriodSeconds"] = 30;
+                pod["dnsPolicy"] = "ClusterFirst";
+                pod["schedulerName"] = "default-scheduler";
+                var container = pod["containers"]![0]!.AsObject();
+                container["terminationMessagePath"] = "/dev/termination-log";
+                container["terminationMessagePolicy"] = "File";
+                container["imagePullPolicy"] ??= "IfNotPresent";
+                container["readinessProbe"]!["timeoutSeconds"] = 1;
+                container["readinessProbe"]!["successThreshold"] = 1;
+                foreach (var env in container["env"]!.AsArray().Where(e => e!["valueFrom"] is not null))
+                {
+                    env!["valueFrom"]!["fieldRef"]!["apiVersion"] = "v1";
+                }
+            });
+        }
+
+        h.Server.Modify("services", OperatorHarness.Ns, "chat-scheduler", s =>
+        {
+            var spec = s["spec"]!.AsObject();
+            spec["clusterIP"] = "10.96.0.10";
+            spec["clusterIPs"] = new JsonArray("10.96.0.10");
+            spec["sessionAffinity"] = "None";
+            spec["ipFamilies"] = new JsonArray("IPv4");
+            spec["ipFamilyPolicy"] = "SingleStack";
+            spec["internalTrafficPolicy"] = "Cluster";
+        });
+        h.Server.Modify("rolebindings", OperatorHarness.Ns, "chat-scheduler", b => b["subjects"]![0]!["apiGroup"] = "");
+
+        var reconciles = h.Counter("success");
+        h.Server.ClearRequests();
+        h.Run(ClusterCapabilities.None);
+
+        // The first reconcile after the restart runs on caches that hold the defaulted objects.
+        await h.UntilAsync(() => h.Counter("success") > reconciles, "a reconcile");
+        Assert.DoesNotContain(h.Server.Requests, r => r.IsWrite && r.Resource is not ("events" or "inferencepools"));
     }
 }

@@ -1,20 +1,25 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Grpc.Core;
+using Laps.Scheduler.Serving.Sessions;
 using Laps.Worker.V1;
 
 namespace Laps.Scheduler.Tests;
 
 /// <summary>
-/// A deterministic in-process worker: every step drafts 3 tokens and emits up to 3 (accepting all but the bonus one),
-/// token ids count up from 1000, text " w{id}". A sequence finishes with LENGTH at its max_tokens, or with STOP at
-/// <see cref="NaturalLength"/>. In <see cref="Manual"/> mode each Step waits for a permit from <see cref="Allow"/>.
+/// A deterministic in-memory worker, reached either directly as an <see cref="IWorkerSession"/> (the sidecar's
+/// policy tests, no gRPC) or through <see cref="FakeWorkerService"/> over gRPC. Every step drafts 3 tokens and emits
+/// up to 3 (accepting all but the bonus one), token ids count up from 1000, text " w{id}". A sequence finishes with
+/// LENGTH at its max_tokens, or with STOP at <see cref="NaturalLength"/>. In <see cref="Manual"/> mode each Step waits
+/// for a permit from <see cref="Allow"/> (up to the call's deadline).
 /// </summary>
-public sealed class FakeWorker(string name) : SpeculativeWorker.SpeculativeWorkerBase, IDisposable
+public sealed class FakeWorker(string name) : IWorkerSession, IDisposable
 {
     public const int Drafts = 3;
     private readonly ConcurrentDictionary<string, int> _held = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _promptLengths = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _permits = new(0);
+    private int _refused;
 
     public string Name { get; } = name;
     public int NaturalLength { get; set; } = int.MaxValue;
@@ -29,10 +34,16 @@ public sealed class FakeWorker(string name) : SpeculativeWorker.SpeculativeWorke
     /// <summary>The next Step evicts the sequences it ran, after running them.</summary>
     public bool EvictOnNextStep { get; set; }
 
-    /// <summary>Every Step request, logged as it arrives (before any permit).</summary>
+    /// <summary>Every Step, as the worker protocol carries it, logged as it arrives (before any permit).</summary>
     public EventLog<StepRequest> Steps { get; } = new();
 
     public EventLog<string> Released { get; } = new();
+
+    /// <summary>KV tokens a step's batch may hold (prompt, generated and the step's Drafts + 1 per sequence).</summary>
+    public long KvCapacity { get; set; } = 1_000_000;
+
+    /// <summary>Steps refused with RESOURCE_EXHAUSTED because the batch did not fit <see cref="KvCapacity"/>.</summary>
+    public int Refused => Volatile.Read(ref _refused);
 
     public bool Holds(string sequenceId) => _held.ContainsKey(sequenceId);
 
@@ -40,97 +51,189 @@ public sealed class FakeWorker(string name) : SpeculativeWorker.SpeculativeWorke
 
     public void Dispose() => _permits.Dispose();
 
-    public override Task<WorkerDescription> Describe(DescribeRequest request, ServerCallContext context)
-        => Task.FromResult(new WorkerDescription
-        {
-            ProtocolVersion = "laps.worker.v1",
-            WorkerId = Name,
-            Engine = "fake",
-            LlmModel = "fake-llm",
-            SpeculationLength = Drafts,
-            MaxBatch = 64,
-            MaxStepsPerCall = 1,
-            KvCapacityTokens = 1_000_000,
-        });
+    public Task<WorkerInfo> DescribeAsync(TimeSpan timeout, CancellationToken cancellationToken)
+        => Task.FromResult(new WorkerInfo(Name, "fake", Drafts, MaxBatch: 64, KvCapacity));
 
-    public override async Task<StepResponse> Step(StepRequest request, ServerCallContext context)
+    public async Task<StepResult> StepAsync(IReadOnlyList<SequenceStep> batch, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        Steps.Add(request.Clone());
+        Steps.Add(Wire(batch));
         var call = Steps.Count - 1;
         if (Manual)
         {
-            await _permits.WaitAsync(context.CancellationToken);
+            try
+            {
+                if (!await _permits.WaitAsync(timeout, cancellationToken))
+                {
+                    throw new WorkerCallException(WorkerFault.DeadlineExceeded, "no answer within the deadline");
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                throw new WorkerCallException(WorkerFault.Unavailable, "the worker is gone");
+            }
         }
 
         if (FailSteps > 0 && call >= FailFromCall)
         {
             FailSteps--;
             _held.Clear();
-            throw new RpcException(new Status(StatusCode.Unavailable, "worker restarting"));
+            throw new WorkerCallException(WorkerFault.Unavailable, "worker restarting");
         }
 
-        var response = new StepResponse { ElapsedS = 0.01 };
-        foreach (var input in request.Batch)
+        long kv = 0;
+        foreach (var input in batch)
         {
-            var prefilled = false;
+            var prompt = input.PromptTokenIds?.Count ?? (_promptLengths.TryGetValue(input.SequenceId, out var known) ? known : 0);
+            var generated = _held.TryGetValue(input.SequenceId, out var held) ? held : input.GeneratedTokenIds?.Count ?? 0;
+            kv += prompt + generated + Drafts + 1;
+        }
+
+        if (kv > KvCapacity)
+        {
+            Interlocked.Increment(ref _refused);
+            throw new WorkerCallException(WorkerFault.ResourceExhausted, $"the batch needs {kv} KV tokens; capacity is {KvCapacity}");
+        }
+
+        var outputs = new List<SequenceReport>();
+        foreach (var input in batch)
+        {
             if (!_held.TryGetValue(input.SequenceId, out var generated))
             {
-                if (input.PromptTokenIds.Count == 0)
+                if (input.PromptTokenIds is not { Count: > 0 } prompt)
                 {
-                    throw new RpcException(new Status(StatusCode.InvalidArgument, $"unknown sequence {input.SequenceId} without its prompt"));
+                    throw new WorkerCallException(WorkerFault.InvalidArgument, $"unknown sequence {input.SequenceId} without its prompt");
                 }
 
-                generated = input.GeneratedTokenIds.Count;
-                prefilled = true;
+                generated = input.GeneratedTokenIds?.Count ?? 0;
+                _promptLengths[input.SequenceId] = prompt.Count;
             }
 
             var maxTokens = input.MaxTokens > 0 ? input.MaxTokens : 16;
             var emitted = Math.Min(Drafts, Math.Min(maxTokens, NaturalLength) - generated);
-            var output = new SequenceOutput { SequenceId = input.SequenceId, Steps = 1, Drafted = Drafts, Accepted = Math.Max(0, emitted - 1), Prefilled = prefilled };
+            var tokens = new List<int>();
+            var text = string.Empty;
             for (var i = 0; i < emitted; i++)
             {
                 var id = 1000 + generated + i;
-                output.TokenIds.Add(id);
-                output.Text += string.Create(CultureInfo.InvariantCulture, $" w{id}");
+                tokens.Add(id);
+                text += string.Create(CultureInfo.InvariantCulture, $" w{id}");
             }
 
             generated += emitted;
             _held[input.SequenceId] = generated;
-            if (generated >= maxTokens || generated >= NaturalLength)
-            {
-                output.Finished = true;
-                output.FinishReason = generated >= maxTokens ? FinishReason.Length : FinishReason.Stop;
-            }
-
-            response.Outputs.Add(output);
+            var finished = generated >= maxTokens || generated >= NaturalLength;
+            outputs.Add(new SequenceReport(input.SequenceId, tokens, text, Drafts, Math.Max(0, emitted - 1), finished, finished && generated < maxTokens));
         }
 
+        var evicted = new List<string>();
         if (EvictOnNextStep)
         {
             EvictOnNextStep = false;
-            foreach (var output in response.Outputs.Where(o => !o.Finished))
+            foreach (var output in outputs.Where(o => !o.Finished))
             {
                 _held.TryRemove(output.SequenceId, out _);
-                response.EvictedSequenceIds.Add(output.SequenceId);
+                evicted.Add(output.SequenceId);
             }
         }
 
-        return response;
+        return new StepResult(outputs, 0.01, evicted);
     }
 
-    public override Task<ReleaseResponse> Release(ReleaseRequest request, ServerCallContext context)
+    public Task ReleaseAsync(IReadOnlyList<string> sequenceIds, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var released = 0;
-        foreach (var id in request.SequenceIds)
+        foreach (var id in sequenceIds)
         {
-            if (_held.TryRemove(id, out _))
-            {
-                released++;
-            }
-
+            _held.TryRemove(id, out _);
             Released.Add(id);
         }
 
-        return Task.FromResult(new ReleaseResponse { Released = released });
+        return Task.CompletedTask;
+    }
+
+    private static StepRequest Wire(IReadOnlyList<SequenceStep> batch)
+    {
+        var request = new StepRequest { Steps = 1 };
+        foreach (var s in batch)
+        {
+            var input = new SequenceInput { SequenceId = s.SequenceId, MaxTokens = s.MaxTokens, Seed = s.Seed };
+            input.PromptTokenIds.AddRange(s.PromptTokenIds ?? []);
+            input.GeneratedTokenIds.AddRange(s.GeneratedTokenIds ?? []);
+            request.Batch.Add(input);
+        }
+
+        return request;
+    }
+}
+
+/// <summary>A <see cref="FakeWorker"/> behind the real worker protocol, for the tests that go through gRPC.</summary>
+public sealed class FakeWorkerService(FakeWorker worker) : SpeculativeWorker.SpeculativeWorkerBase
+{
+    public override async Task<WorkerDescription> Describe(DescribeRequest request, ServerCallContext context)
+    {
+        var info = await worker.DescribeAsync(Timeout.InfiniteTimeSpan, context.CancellationToken);
+        return new WorkerDescription
+        {
+            ProtocolVersion = "laps.worker.v1",
+            WorkerId = info.WorkerId,
+            Engine = info.Engine,
+            LlmModel = "fake-llm",
+            SpeculationLength = info.SpeculationLength,
+            MaxBatch = info.MaxBatch,
+            MaxStepsPerCall = 1,
+            KvCapacityTokens = info.KvCapacityTokens,
+        };
+    }
+
+    public override async Task<StepResponse> Step(StepRequest request, ServerCallContext context)
+    {
+        var batch = request.Batch.Select(b => new SequenceStep(
+            b.SequenceId,
+            b.PromptTokenIds.Count > 0 ? [.. b.PromptTokenIds] : null,
+            b.GeneratedTokenIds.Count > 0 ? [.. b.GeneratedTokenIds] : null,
+            b.MaxTokens,
+            b.Seed)).ToList();
+        StepResult result;
+        try
+        {
+            // The deadline is the client's: gRPC cancels the call when it passes.
+            result = await worker.StepAsync(batch, Timeout.InfiniteTimeSpan, context.CancellationToken);
+        }
+        catch (WorkerCallException e)
+        {
+            var code = e.Fault switch
+            {
+                WorkerFault.ResourceExhausted => StatusCode.ResourceExhausted,
+                WorkerFault.InvalidArgument => StatusCode.InvalidArgument,
+                WorkerFault.DeadlineExceeded => StatusCode.DeadlineExceeded,
+                _ => StatusCode.Unavailable,
+            };
+            throw new RpcException(new Status(code, e.Message));
+        }
+
+        var response = new StepResponse { ElapsedS = result.ElapsedSeconds };
+        foreach (var o in result.Outputs)
+        {
+            var output = new SequenceOutput
+            {
+                SequenceId = o.SequenceId,
+                Text = o.Text,
+                Steps = 1,
+                Drafted = o.Drafted,
+                Accepted = o.Accepted,
+                Finished = o.Finished,
+                FinishReason = !o.Finished ? FinishReason.Unspecified : o.Stopped ? FinishReason.Stop : FinishReason.Length,
+            };
+            output.TokenIds.AddRange(o.TokenIds);
+            response.Outputs.Add(output);
+        }
+
+        response.EvictedSequenceIds.AddRange(result.Evicted);
+        return response;
+    }
+
+    public override async Task<ReleaseResponse> Release(ReleaseRequest request, ServerCallContext context)
+    {
+        await worker.ReleaseAsync([.. request.SequenceIds], Timeout.InfiniteTimeSpan, context.CancellationToken);
+        return new ReleaseResponse { Released = request.SequenceIds.Count };
     }
 }

@@ -7,7 +7,7 @@ public sealed class FaultTests
     [Fact]
     public async Task WorkerFailsOnce_TheRequestResumes_ResendingItsPrefix()
     {
-        await using var sidecar = await SidecarHarness.StartAsync();
+        await using var sidecar = await SidecarHarness.StartAsync(grpc: true);
         sidecar.Worker.FailFromCall = 1; // the second step fails and the worker forgets everything
         sidecar.Worker.FailSteps = 1;
 
@@ -25,7 +25,7 @@ public sealed class FaultTests
     [Fact]
     public async Task WorkerKeepsFailing_TheRequestGets502WithAnErrorBody()
     {
-        await using var sidecar = await SidecarHarness.StartAsync(new Dictionary<string, string?> { ["Scheduler:MaxStepFailures"] = "2" });
+        await using var sidecar = await SidecarHarness.StartAsync(new Dictionary<string, string?> { ["Scheduler:MaxStepFailures"] = "2" }, grpc: true);
         sidecar.Worker.FailSteps = 2;
 
         using var response = await sidecar.PostAsync("/v1/completions", new { prompt = "x", max_tokens = 3 });
@@ -40,7 +40,7 @@ public sealed class FaultTests
     [Fact]
     public async Task EvictedSequence_IsRecomputedFromPromptAndGeneratedTokens()
     {
-        await using var sidecar = await SidecarHarness.StartAsync();
+        await using var sidecar = await SidecarHarness.StartAsync(grpc: true);
         sidecar.Worker.EvictOnNextStep = true;
 
         using var response = await sidecar.PostAsync("/v1/completions", new { prompt = new[] { 4 }, max_tokens = 6 });
@@ -54,7 +54,7 @@ public sealed class FaultTests
     [Fact]
     public async Task ShutdownPastTheDrainTimeout_InFlightStreamGetsAnErrorEventThenDone()
     {
-        await using var sidecar = await SidecarHarness.StartAsync(new Dictionary<string, string?> { ["Scheduler:DrainTimeout"] = "00:00:00" });
+        await using var sidecar = await SidecarHarness.StartAsync(new Dictionary<string, string?> { ["Scheduler:DrainTimeout"] = "00:00:00" }, grpc: true);
         sidecar.Worker.Manual = true;
         using var response = await sidecar.SendStreamingAsync("/v1/completions", new { prompt = "x", max_tokens = 9, stream = true });
         await sidecar.Worker.Steps.WaitAsync(_ => true);
@@ -70,7 +70,7 @@ public sealed class FaultTests
     [Fact]
     public async Task Shutdown_DrainsAdmittedRequests_AndRefusesNewOnes()
     {
-        await using var sidecar = await SidecarHarness.StartAsync(new Dictionary<string, string?> { ["Scheduler:DrainTimeout"] = "00:00:30" });
+        await using var sidecar = await SidecarHarness.StartAsync(new Dictionary<string, string?> { ["Scheduler:DrainTimeout"] = "00:00:30" }, grpc: true);
         sidecar.Worker.Manual = true;
         var admitted = sidecar.PostAsync("/v1/completions", new { prompt = "x", max_tokens = 6 });
         await sidecar.Worker.Steps.WaitAsync(_ => true);

@@ -9,15 +9,22 @@ public sealed class MembershipTests
     public async Task WorkerLeavesThePool_ItsRequestFinishesOnAnother_NothingLostOrRepeated()
     {
         await using var sidecar = await SidecarHarness.StartAsync(workers: 2);
-        var (leaving, staying) = (sidecar.Workers[0], sidecar.Workers[1]);
-        leaving.Manual = true;
-        var leavingLoop = sidecar.Pool.Loops[0];
+        foreach (var worker in sidecar.Workers)
+        {
+            worker.Manual = true;
+        }
+
+        // Requests wait in the pool: whichever worker takes it first is the one that leaves.
         var response = sidecar.PostAsync("/v1/completions", new { prompt = new[] { 7 }, max_tokens = 9 });
-        await leaving.Steps.WaitAsync(_ => true);
+        await Task.WhenAny(sidecar.Workers.Select(w => w.Steps.WaitAsync(_ => true)));
+        var leaving = sidecar.Workers.Single(w => w.Steps.Count > 0);
+        var staying = sidecar.Workers.Single(w => w != leaving);
+        staying.Manual = false;
+        var leavingLoop = sidecar.Pool.Loops.Single(l => l.Name == leaving.Name);
         leaving.Allow();
         await leaving.Steps.WaitAsync(_ => true, skip: 1); // the second step is in flight when the worker leaves
 
-        sidecar.Pool.SetWorkers(["worker-1:5000"]);
+        sidecar.Pool.SetWorkers([staying.Name]);
         leaving.Allow();
         using var ok = await response;
 
@@ -28,11 +35,12 @@ public sealed class MembershipTests
         Assert.Equal([7], resumed.PromptTokenIds);
         Assert.Equal([1000, 1001, 1002, 1003, 1004, 1005], resumed.GeneratedTokenIds); // what the left worker produced
         Assert.Equal(2, leaving.Steps.Count);
+        Assert.Equal(resumed.SequenceId, await leaving.Released.WaitAsync(_ => true)); // the left worker may drop it
 
         await leavingLoop.Run.WaitAsync(EventLog<int>.Timeout);
         var metrics = await sidecar.Client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         Assert.Contains("laps_migrated_requests_total 1", metrics, StringComparison.Ordinal);
-        Assert.DoesNotContain("laps_requests_running{worker=\"worker-0:5000\"}", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain($"laps_requests_running{{worker=\"{leaving.Name}\"}}", metrics, StringComparison.Ordinal);
         Assert.Equal(0, sidecar.Pool.Held);
     }
 

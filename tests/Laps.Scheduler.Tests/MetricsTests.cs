@@ -23,6 +23,9 @@ public sealed partial class MetricsTests
         { "laps_execution_time_estimate_relative_error_ratio", "histogram" },
         { "laps_worker_step_duration_seconds", "histogram" },
         { "laps_rejected_requests_total", "counter" },
+        { "laps_worker_step_failures_total", "counter" },
+        { "laps_cancelled_requests_total", "counter" },
+        { "laps_migrated_requests_total", "counter" },
     };
 
     [Theory]
@@ -45,13 +48,30 @@ public sealed partial class MetricsTests
         Assert.Equal(9, samples["laps_drafted_tokens_total{worker=\"worker-0:5000\"}"]);
         Assert.Equal(4, samples["laps_accepted_tokens_total{worker=\"worker-0:5000\"}"]);
         Assert.Equal(7, samples["laps_generated_tokens_total{worker=\"worker-0:5000\"}"]);
-        Assert.Equal(0, samples["laps_requests_queued{worker=\"worker-0:5000\",level=\"0\"}"]);
+        Assert.Equal(0, samples["laps_requests_queued{level=\"0\"}"]);
         Assert.Equal(1, samples["laps_request_duration_seconds_count"]);
         Assert.Equal(1, samples["laps_time_to_first_token_seconds_count"]);
         Assert.Equal(3, samples["laps_worker_step_duration_seconds_count{worker=\"worker-0:5000\"}"]);
         Assert.Equal(1, samples["laps_rejected_requests_total{reason=\"unknown_model\"}"]);
         Assert.Equal(0, samples["laps_requests_running{worker=\"worker-0:5000\"}"]);
         Assert.Equal(1, samples["laps_worker_ready{worker=\"worker-0:5000\"}"]);
+    }
+
+    [Fact]
+    public async Task EveryLabelledCounter_HasAZeroSampleForAWorkerBeforeItsFirstEvent()
+    {
+        await using var sidecar = await SidecarHarness.StartAsync();
+
+        var samples = Parse(await sidecar.Client.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
+
+        foreach (var counter in new[] { "laps_preemptions_total", "laps_drafted_tokens_total", "laps_accepted_tokens_total", "laps_generated_tokens_total", "laps_worker_step_failures_total" })
+        {
+            Assert.Equal(0, samples[counter + "{worker=\"worker-0:5000\"}"]);
+        }
+
+        Assert.Equal(0, samples["laps_rejected_requests_total{reason=\"queue_full\"}"]);
+        Assert.Equal(0, samples["laps_rejected_requests_total{reason=\"internal_error\"}"]);
+        Assert.Equal(0, samples["laps_cancelled_requests_total"]);
     }
 
     [Fact]
@@ -88,7 +108,7 @@ public sealed partial class MetricsTests
 
         var samples = Parse(await sidecar.Client.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
         Assert.Equal(1, samples["laps_execution_time_estimate_relative_error_ratio_count"]);
-        Assert.Equal(0, samples["laps_perceptible_requests{worker=\"worker-0:5000\"}"]); // it left
+        Assert.Equal(0, samples["laps_perceptible_requests"]); // it left
         Assert.Equal(1, samples["laps_request_acceptance_ratio_count"]);
     }
 
@@ -117,8 +137,8 @@ public sealed partial class MetricsTests
         Assert.NotEqual(longId, step.Batch[0].SequenceId);
 
         var samples = Parse(await sidecar.Client.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
-        Assert.Equal(0, samples["laps_requests_queued{worker=\"worker-0:5000\",level=\"0\"}"]);
-        Assert.Equal(1, samples["laps_requests_queued{worker=\"worker-0:5000\",level=\"1\"}"]);
+        Assert.Equal(0, samples["laps_requests_queued{level=\"0\"}"]);
+        Assert.Equal(1, samples["laps_requests_queued{level=\"1\"}"]);
         worker.Allow(1000);
         using (await shortRequest)
         using (await longRequest)

@@ -1,4 +1,5 @@
 using Laps.Scheduler.Serving;
+using Laps.Scheduler.Serving.Sessions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
@@ -110,7 +111,7 @@ public sealed class OptionsTests
     [Fact]
     public async Task NoWorkerAnswering_ReadyzIs503()
     {
-        await using var sidecar = await SidecarHarness.StartAsync(services: s => s.AddSingleton<IWorkerClientFactory>(new UnreachableWorkers()), waitReady: false);
+        await using var sidecar = await SidecarHarness.StartAsync(services: s => s.AddSingleton<IWorkerClientFactory>(new UnreachableWorkers()), waitReady: false, grpc: true);
 
         using var ready = await sidecar.Client.GetAsync(new Uri("/readyz", UriKind.Relative));
 

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Grpc.Net.Client;
 using Laps.Scheduler.Api;
 using Laps.Scheduler.Serving;
+using Laps.Scheduler.Serving.Sessions;
 using Laps.Worker.V1;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -15,8 +16,9 @@ using Microsoft.Extensions.Logging;
 namespace Laps.Scheduler.Tests;
 
 /// <summary>
-/// The sidecar on a <see cref="TestServer"/>, wired to <see cref="FakeWorker"/>s that each run on their own
-/// in-memory gRPC <see cref="TestServer"/>. No sockets, no sleeps.
+/// The sidecar on a <see cref="TestServer"/>, wired to <see cref="FakeWorker"/>s: directly as in-memory worker
+/// sessions (the default), or, with <c>grpc: true</c>, each behind the real worker protocol on its own in-memory gRPC
+/// <see cref="TestServer"/>. No sockets, no sleeps.
 /// </summary>
 public sealed class SidecarHarness : IAsyncDisposable
 {
@@ -50,7 +52,9 @@ public sealed class SidecarHarness : IAsyncDisposable
         int workers = 1,
         Action<IServiceCollection>? services = null,
         bool waitReady = true,
-        bool staticWorkers = true)
+        bool staticWorkers = true,
+        Action<FakeWorker>? configureWorkers = null,
+        bool grpc = false)
     {
         var fakes = new List<FakeWorker>();
         var workerApps = new List<WebApplication>();
@@ -68,23 +72,27 @@ public sealed class SidecarHarness : IAsyncDisposable
         {
             var address = string.Create(CultureInfo.InvariantCulture, $"worker-{i}:5000");
             var fake = new FakeWorker(address);
-            var workerBuilder = WebApplication.CreateBuilder();
-            workerBuilder.WebHost.UseTestServer();
-            workerBuilder.Logging.ClearProviders();
-            workerBuilder.Services.AddGrpc();
-            workerBuilder.Services.AddSingleton(fake);
-            var workerApp = workerBuilder.Build();
-            workerApp.MapGrpcService<FakeWorker>();
-            await workerApp.StartAsync();
-            var channel = GrpcChannel.ForAddress("http://" + address, new GrpcChannelOptions { HttpHandler = workerApp.GetTestServer().CreateHandler() });
-            clients[address] = new SpeculativeWorker.SpeculativeWorkerClient(channel);
+            configureWorkers?.Invoke(fake);
+            fakes.Add(fake);
+            if (grpc)
+            {
+                var workerBuilder = WebApplication.CreateBuilder();
+                workerBuilder.WebHost.UseTestServer();
+                workerBuilder.Logging.ClearProviders();
+                workerBuilder.Services.AddGrpc();
+                workerBuilder.Services.AddSingleton(fake);
+                var workerApp = workerBuilder.Build();
+                workerApp.MapGrpcService<FakeWorkerService>();
+                await workerApp.StartAsync();
+                var channel = GrpcChannel.ForAddress("http://" + address, new GrpcChannelOptions { HttpHandler = workerApp.GetTestServer().CreateHandler() });
+                clients[address] = new SpeculativeWorker.SpeculativeWorkerClient(channel);
+                workerApps.Add(workerApp);
+            }
+
             if (staticWorkers)
             {
                 config[string.Create(CultureInfo.InvariantCulture, $"Scheduler:Workers:{i}")] = address;
             }
-
-            fakes.Add(fake);
-            workerApps.Add(workerApp);
         }
 
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
@@ -96,7 +104,15 @@ public sealed class SidecarHarness : IAsyncDisposable
         builder.WebHost.UseTestServer();
         builder.Logging.ClearProviders();
         builder.Configuration.AddInMemoryCollection(config);
-        builder.Services.AddSingleton<IWorkerClientFactory>(new MapClientFactory(clients));
+        if (grpc)
+        {
+            builder.Services.AddSingleton<IWorkerClientFactory>(new MapClientFactory(clients));
+        }
+        else
+        {
+            builder.Services.AddSingleton<IWorkerSessionFactory>(new MapSessionFactory(fakes.ToDictionary(f => f.Name, StringComparer.Ordinal)));
+        }
+
         services?.Invoke(builder.Services);
         builder.AddLapsScheduler();
         var app = builder.Build();
@@ -157,6 +173,11 @@ public sealed class SidecarHarness : IAsyncDisposable
         {
             worker.Dispose();
         }
+    }
+
+    private sealed class MapSessionFactory(Dictionary<string, FakeWorker> workers) : IWorkerSessionFactory
+    {
+        public IWorkerSession Create(string address) => workers[address];
     }
 
     private sealed class MapClientFactory(Dictionary<string, SpeculativeWorker.SpeculativeWorkerClient> clients) : IWorkerClientFactory

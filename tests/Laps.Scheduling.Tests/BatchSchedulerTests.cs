@@ -118,16 +118,15 @@ public sealed class BatchSchedulerTests
     }
 
     [Fact]
-    public void A_running_request_reserved_by_another_worker_loses_its_slot_here()
+    public void A_running_request_the_host_holds_back_loses_its_slot_here()
     {
         var scheduler = new BatchScheduler(new FcfsPolicy(Context), new OracleLengthPredictor(), 1);
         RequestState held = Request(1), next = Request(2);
         scheduler.Admit(held);
         scheduler.Admit(next);
         scheduler.Decide();
-        held.Reserved = true;
 
-        var decision = scheduler.Decide();
+        var decision = scheduler.Decide(r => r == held);
 
         Assert.Equal([2L], decision.Selected.Ids());
         Assert.Equal([1L], decision.Preempted.Ids());

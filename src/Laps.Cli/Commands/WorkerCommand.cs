@@ -4,6 +4,7 @@ using System.Net;
 using Laps.Scheduling.Estimation;
 using Laps.Simulation.Workloads;
 using Laps.Worker;
+using Laps.Worker.Engines;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -11,8 +12,9 @@ using Microsoft.Extensions.Logging;
 namespace Laps.Cli.Commands;
 
 /// <summary>
-/// <c>laps worker</c>: one sim worker serving the SpeculativeWorker gRPC protocol over HTTP/2 without TLS (h2c) until
-/// Ctrl+C or SIGTERM, which drain in-flight calls. Options are validated before anything listens.
+/// <c>laps worker</c>: one worker serving the SpeculativeWorker gRPC protocol over HTTP/2 without TLS (h2c) until
+/// Ctrl+C or SIGTERM, which drain in-flight calls: the sim engine, or an adapter in front of a vLLM or SGLang server
+/// (<c>--engine vllm|sglang --engine-url URL</c>). Options are validated before anything listens.
 /// </summary>
 internal sealed class WorkerCommand : Command
 {
@@ -37,7 +39,7 @@ internal sealed class WorkerCommand : Command
     public WorkerCommand()
         : base(CommandName, "Serve one sim worker (SpeculativeWorker gRPC, h2c): an SSM/LLM pair emulated in real time with the step-time model.")
     {
-        Option[] options = [Port, Host, Workload, TimeScale, Proposer, K, MaxBatch, MaxSteps, KvCapacity, WorkerId];
+        Option[] options = [Port, Host, Engine, EngineUrl, Workload, TimeScale, Proposer, K, MaxBatch, MaxSteps, KvCapacity, WorkerId];
         foreach (var option in options)
         {
             Options.Add(option);
@@ -51,6 +53,19 @@ internal sealed class WorkerCommand : Command
 
     internal Option<string> Host { get; } = OptionValues.Scalar(
         "--host", "Address to listen on: an IP address or 'localhost' (0.0.0.0 in containers)", (_, t) => t, () => DefaultHost);
+
+    internal static readonly IReadOnlyDictionary<string, EngineKind?> Engines = new Dictionary<string, EngineKind?>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["sim"] = null,
+        ["vllm"] = EngineKind.Vllm,
+        ["sglang"] = EngineKind.Sglang,
+    };
+
+    internal Option<string> Engine { get; } = OptionValues.ChoiceOption(
+        "--engine", "The engine: the built-in sim, or an adapter driving a vLLM or SGLang server over its HTTP API", Engines, "sim");
+
+    internal Option<string?> EngineUrl { get; } = OptionValues.Scalar<string?>(
+        "--engine-url", "The engine's HTTP address (vllm: http://127.0.0.1:8000, sglang: http://127.0.0.1:30000 unless given)", (_, t) => t, () => null, "URL");
 
     internal Option<string> Workload { get; } = OptionValues.Scalar(
         "--workload", "Trace files whose prompts are replayed (compact or SpecDecode-Bench JSONL) and/or a built-in profile for other prompts, comma-separated",
@@ -116,7 +131,32 @@ internal sealed class WorkerCommand : Command
             throw new UsageException(SimCommand.Describe(e, OptionNames), e);
         }
 
-        return new WorkerInvocation(options, host, port);
+        var engine = Engines[parseResult.GetValue(Engine) ?? "sim"];
+        if (engine is null)
+        {
+            return parseResult.GetValue(EngineUrl) is null
+                ? new WorkerInvocation(options, host, port)
+                : throw new UsageException("--engine-url: the sim engine has no URL; give --engine vllm or --engine sglang");
+        }
+
+        var url = parseResult.GetValue(EngineUrl) ?? (engine == EngineKind.Vllm ? "http://127.0.0.1:8000" : "http://127.0.0.1:30000");
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var engineUrl) || (engineUrl.Scheme != Uri.UriSchemeHttp && engineUrl.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new UsageException($"--engine-url: '{url}' is not an http(s) URL");
+        }
+
+        var adapter = new EngineWorkerOptions
+        {
+            Engine = engine.Value,
+            EngineUrl = engineUrl,
+            WorkerId = options.WorkerId,
+            Proposer = options.Proposer,
+            K = options.K,
+            MaxBatch = options.MaxBatch,
+            MaxStepsPerCall = options.MaxStepsPerCall,
+            KvCapacityTokens = options.KvCapacityTokens,
+        };
+        return new WorkerInvocation(options, host, port) { Engine = adapter };
     }
 
     internal async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
@@ -126,7 +166,9 @@ internal sealed class WorkerCommand : Command
         WebApplication app;
         try
         {
-            app = WorkerHost.Build(invocation.Options, invocation.Host, invocation.Port, ConfigureLogging);
+            app = invocation.Engine is { } adapter
+                ? EngineWorkerHost.Build(adapter, invocation.Host, invocation.Port, ConfigureLogging)
+                : WorkerHost.Build(invocation.Options, invocation.Host, invocation.Port, ConfigureLogging);
         }
         catch (WorkloadFormatException e)
         {
@@ -149,8 +191,11 @@ internal sealed class WorkerCommand : Command
             }
 
             var o = invocation.Options;
-            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} (sim, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}, KV {o.KvCapacityTokens} tokens, workload {o.Workload}, time scale {o.TimeScale})")).ConfigureAwait(false);
+            await stdout.WriteLineAsync(invocation.Engine is { } adapterOptions
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} ({adapterOptions.EngineName} at {adapterOptions.EngineUrl}, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}; not ready until the engine answers)")
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} (sim, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}, KV {o.KvCapacityTokens} tokens, workload {o.Workload}, time scale {o.TimeScale})")).ConfigureAwait(false);
             await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
 
             // Returns on Ctrl+C/SIGTERM (the host's lifetime or the command line's token) after draining in-flight calls.
@@ -171,5 +216,8 @@ internal sealed class WorkerCommand : Command
     }
 }
 
-/// <summary>A bound <c>laps worker</c> command line.</summary>
-internal sealed record WorkerInvocation(SimWorkerOptions Options, string Host, int Port);
+/// <summary>A bound <c>laps worker</c> command line; <see cref="Engine"/> is set for an engine adapter.</summary>
+internal sealed record WorkerInvocation(SimWorkerOptions Options, string Host, int Port)
+{
+    public EngineWorkerOptions? Engine { get; init; }
+}

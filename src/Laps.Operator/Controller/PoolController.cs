@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using k8s;
 using k8s.Models;
 using Laps.Operator.Desired;
@@ -11,7 +12,8 @@ namespace Laps.Operator.Controller;
 /// <summary>
 /// One leadership term: informers for pools and the kinds they own feed pool keys into the work queue; workers take
 /// keys and reconcile. <see cref="RunAsync"/> returns when cancelled, after in-flight reconciles finished (they get a
-/// grace period, then their own cancellation).
+/// grace period on the <see cref="TimeProvider"/>, then their own cancellation), or at once when aborted (the Lease
+/// was lost: another instance may already be writing).
 /// </summary>
 public sealed class PoolController
 {
@@ -25,6 +27,9 @@ public sealed class PoolController
     private readonly string _identity;
     private readonly TimeSpan _shutdownGrace;
     private readonly TimeSpan? _watchTimeout;
+
+    // Pools whose last reconcile failed: the next success is a recovery.
+    private readonly ConcurrentDictionary<string, bool> _failing = new(StringComparer.Ordinal);
 
     public PoolController(
         KubeApi api, OperatorSettings settings, ClusterCapabilities capabilities, OperatorMetrics metrics, TimeProvider time,
@@ -46,7 +51,8 @@ public sealed class PoolController
     /// <summary>True once every informer has listed (the caches are usable).</summary>
     public bool Synced { get; private set; }
 
-    public async Task RunAsync(CancellationToken ct)
+    /// <summary>Runs until <paramref name="ct"/> is cancelled; <paramref name="abort"/> also cancels reconciles in flight at once.</summary>
+    public async Task RunAsync(CancellationToken ct, CancellationToken abort = default)
     {
         using var queue = new WorkQueue(_time);
         var ns = _settings.WatchNamespace;
@@ -66,28 +72,34 @@ public sealed class PoolController
         var reconciler = new Reconciler(
             _api, pools, owned, _settings, _capabilities, new EventRecorder(_api, _time, _logger, _identity), _time, _logger);
 
-        using var stopInformers = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, abort);
+        using var stopInformers = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
         var informers = owned.Values.Prepend(pools).Select(i => i.RunAsync(stopInformers.Token)).ToList();
-        using var hardStop = new CancellationTokenSource();
+        using var hardStop = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
+        using var onAbort = abort.Register(() =>
+        {
+            queue.ShutDown();
+            hardStop.Cancel();
+        });
         var workers = new List<Task>();
         try
         {
-            await Task.WhenAll(owned.Values.Prepend(pools).Select(i => i.Synced)).WaitAsync(ct).ConfigureAwait(false);
+            await Task.WhenAll(owned.Values.Prepend(pools).Select(i => i.Synced)).WaitAsync(stop.Token).ConfigureAwait(false);
             Synced = true;
             for (var i = 0; i < Math.Max(1, _settings.Workers); i++)
             {
                 workers.Add(WorkAsync(queue, reconciler, hardStop.Token));
             }
 
-            await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
+            await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
         finally
         {
             Synced = false;
-            // Stop taking keys; let what is in flight finish within the grace period, then cancel it.
+            // Stop taking keys; let what is in flight finish within the grace period, then cancel it (aborted: already).
             queue.ShutDown();
             hardStop.CancelAfter(_shutdownGrace);
             await Task.WhenAll(workers).ConfigureAwait(false);
@@ -166,6 +178,11 @@ public sealed class PoolController
             {
                 case ReconcileResult.Success:
                     _metrics.ReconcileTotal.WithLabels("success").Inc();
+                    if (_failing.TryRemove(key, out _))
+                    {
+                        _metrics.ReconcileRecovered.Inc();
+                    }
+
                     queue.Forget(key);
                     break;
                 case ReconcileResult.Requeue:
@@ -175,6 +192,7 @@ public sealed class PoolController
                 default:
                     _metrics.ReconcileTotal.WithLabels("error").Inc();
                     _metrics.ReconcileErrors.Inc();
+                    _failing[key] = true;
                     queue.AddRateLimited(key);
                     break;
             }

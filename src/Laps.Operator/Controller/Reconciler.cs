@@ -24,8 +24,10 @@ public enum ReconcileResult
 /// <summary>
 /// Level-based reconcile of one pool: read it from the cache, build the desired objects (pure), write only those that
 /// differ from what exists (create, or GET + compare + PUT with the live resourceVersion), delete owned objects no
-/// longer desired, and write the status only if it changed. Whether an object is current is decided by a hash of
-/// its desired form kept in an annotation, so fields the API server defaults never cause a rewrite.
+/// longer desired, and write the status only if it changed. An object is current when it holds every field the
+/// operator sets (<see cref="OwnedFields"/>: what the API server defaults is not looked at, an edit by hand to an
+/// owned field is put back). A hash of the desired form, kept in an annotation that is one of those fields, also
+/// rewrites the whole object when the desired form changed, so a field the operator stopped setting goes away.
 /// </summary>
 public sealed class Reconciler(
     KubeApi api,
@@ -108,9 +110,11 @@ public sealed class Reconciler(
             var hash = DesiredState.Hash(KubernetesJson.Serialize(obj));
             obj.Metadata.Annotations ??= new Dictionary<string, string>(StringComparer.Ordinal);
             obj.Metadata.Annotations[DesiredHash] = hash;
+            var fields = OwnedFields.Of(obj);
             var ns = obj.Metadata.NamespaceProperty;
             var name = obj.Metadata.Name;
-            if (owned.TryGetValue(kind, out var cache) && cache.Find(ns, name) is { } cached && Current(cached.Metadata, hash, uid))
+            if (owned.TryGetValue(kind, out var cache) && cache.Find(ns, name) is { } cached
+                && Controlled(cached.Metadata, uid) && OwnedFields.HeldBy(fields, cached))
             {
                 continue;
             }
@@ -139,7 +143,7 @@ public sealed class Reconciler(
                 throw new InvalidOperationException($"{kind.Kind} {name} exists and is controlled by {controller.Kind} {controller.Name}");
             }
 
-            if (Current(liveMeta, hash, uid))
+            if (Controlled(liveMeta, uid) && OwnedFields.HeldBy(fields, element))
             {
                 continue;
             }
@@ -215,9 +219,8 @@ public sealed class Reconciler(
         }
     }
 
-    private static bool Current(V1ObjectMeta meta, string hash, string uid)
-        => meta.Annotations?.TryGetValue(DesiredHash, out var h) == true && h == hash
-            && meta.OwnerReferences?.Any(r => r.Controller == true && r.Uid == uid) == true;
+    private static bool Controlled(V1ObjectMeta meta, string uid)
+        => meta.OwnerReferences?.Any(r => r.Controller == true && r.Uid == uid) == true;
 
     // A PUT replaces the whole object: carry over what the API server allocated and we never set.
     private static void KeepAllocated(IKubernetesObject<V1ObjectMeta> obj, JsonElement live)

@@ -6,11 +6,19 @@ using Microsoft.Extensions.Logging;
 namespace Laps.Operator.Hosting;
 
 /// <summary>
+/// One term as leader. <see cref="Ending"/> is cancelled when the term ends, for any cause: take no new work.
+/// <see cref="Lost"/> is cancelled only when the Lease was lost: abandon work in flight at once, for another instance
+/// may already act. On a shutdown the Lease is held until the term's work returns, so work in flight may finish.
+/// </summary>
+public readonly record struct LeaderTerm(CancellationToken Ending, CancellationToken Lost);
+
+/// <summary>
 /// Is this instance the one that may act? client-go's leader election on a <c>coordination.k8s.io</c> Lease (through
 /// the client's <see cref="ILock"/>, e.g. <c>LeaseLock</c>), with time from a <see cref="TimeProvider"/> so hand-over
 /// can be tested with a fake clock (the client's own LeaderElector reads the wall clock). A holder that has not
 /// renewed for <c>leaseDuration</c> (as observed locally) may be replaced; a leader that cannot renew within
-/// <c>renewDeadline</c> stops leading. On shutdown the leader releases the Lease so a standby takes over at once.
+/// <c>renewDeadline</c>, or sees another holder, has lost the Lease. On shutdown the leader releases the Lease (an
+/// empty holder) so a standby takes over at once, as client-go's ReleaseOnCancel.
 /// </summary>
 public sealed class LeaseElector(
     ILock lease, TimeProvider time, ILogger logger, TimeSpan? leaseDuration = null, TimeSpan? renewDeadline = null, TimeSpan? retryPeriod = null)
@@ -26,58 +34,70 @@ public sealed class LeaseElector(
 
     public string Identity => lease.Identity;
 
-    /// <summary>Campaigns until cancelled; runs <paramref name="lead"/> for each term, cancelling it when the term ends.</summary>
-    public async Task RunAsync(Func<CancellationToken, Task> lead, CancellationToken ct)
+    /// <summary>
+    /// Campaigns until this instance leads, runs <paramref name="lead"/> for the term and returns when the term ends:
+    /// true when the Lease was lost (the term's <see cref="LeaderTerm.Lost"/> is cancelled at once; as controller-runtime,
+    /// the caller should exit rather than campaign again), false when cancelled or when <paramref name="lead"/> returned
+    /// on its own (the Lease is then released once the term's work returned).
+    /// </summary>
+    public async Task<bool> RunAsync(Func<LeaderTerm, Task> lead, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(lead);
-        while (!ct.IsCancellationRequested)
+        try
         {
-            try
+            while (!await TryAcquireOrRenewAsync(ct).ConfigureAwait(false))
             {
-                while (!await TryAcquireOrRenewAsync(ct).ConfigureAwait(false))
-                {
-                    await Task.Delay(_retryPeriod, time, ct).ConfigureAwait(false);
-                }
+                await Task.Delay(_retryPeriod, time, ct).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return;
-            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return false;
+        }
 
-            _leading = true;
-            if (logger.IsEnabled(LogLevel.Information))
-            {
-                logger.LogInformation("{Identity} leads on {Lease}", lease.Identity, lease.Describe());
-            }
+        _leading = true;
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            logger.LogInformation("{Identity} leads on {Lease}", lease.Identity, lease.Describe());
+        }
 
-            using var term = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var work = Task.Run(() => lead(term.Token), CancellationToken.None);
-            await RenewAsync(work, ct).ConfigureAwait(false);
-            _leading = false;
-            await term.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await work.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-
-            if (ct.IsCancellationRequested)
-            {
-                await ReleaseAsync().ConfigureAwait(false);
-                return;
-            }
-
+        using var ending = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var lost = new CancellationTokenSource();
+        var work = Task.Run(() => lead(new LeaderTerm(ending.Token, lost.Token)), CancellationToken.None);
+        var wasLost = await RenewAsync(work, ct).ConfigureAwait(false);
+        _leading = false;
+        if (wasLost)
+        {
             if (logger.IsEnabled(LogLevel.Warning))
             {
                 logger.LogWarning("{Identity} lost the lead on {Lease}", lease.Identity, lease.Describe());
             }
+
+            await lost.CancelAsync().ConfigureAwait(false);
         }
+
+        await ending.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await work.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            if (!wasLost)
+            {
+                await ReleaseAsync().ConfigureAwait(false);
+            }
+        }
+
+        return wasLost;
     }
 
-    // Renews every retry period until a renewal misses the deadline, the term's work ends, or we are cancelled.
-    private async Task RenewAsync(Task work, CancellationToken ct)
+    // Renews every retry period until the term's work ends or we are cancelled (false), or until a renewal misses the
+    // deadline or another holder shows up (true: lost).
+    private async Task<bool> RenewAsync(Task work, CancellationToken ct)
     {
         var lastRenew = time.GetTimestamp();
         while (!ct.IsCancellationRequested && !work.IsCompleted)
@@ -87,7 +107,7 @@ public sealed class LeaseElector(
                 await Task.WhenAny(work, Task.Delay(_retryPeriod, time, ct)).ConfigureAwait(false);
                 if (ct.IsCancellationRequested || work.IsCompleted)
                 {
-                    return;
+                    return false;
                 }
 
                 if (await TryAcquireOrRenewAsync(ct).ConfigureAwait(false))
@@ -96,14 +116,16 @@ public sealed class LeaseElector(
                 }
                 else if (time.GetElapsedTime(lastRenew) >= _renewDeadline || !IsHolder(_observed))
                 {
-                    return;
+                    return true;
                 }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                return;
+                return false;
             }
         }
+
+        return false;
     }
 
     private async Task<bool> TryAcquireOrRenewAsync(CancellationToken ct)

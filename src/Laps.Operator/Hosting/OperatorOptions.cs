@@ -1,6 +1,6 @@
 namespace Laps.Operator.Hosting;
 
-/// <summary>Everything <c>laps operator</c> takes (product.md: the operator's command line).</summary>
+/// <summary>Everything <c>laps operator</c> takes (its command line: docs/inferencepool.md).</summary>
 public sealed record OperatorOptions
 {
     public string Url { get; init; } = "http://*:8081";

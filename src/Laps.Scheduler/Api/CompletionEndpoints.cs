@@ -58,7 +58,24 @@ public static class CompletionEndpoints
             return;
         }
 
-        var live = pool.Create(request.PromptTokenIds, request.MaxTokens, request.Seed);
+        if (pool.ContextLimit is long limit && request.PromptTokenIds.Count + (long)request.MaxTokens > limit)
+        {
+            // As the engines answer it: the request can never fit a worker's KV cache, so it is refused, not queued.
+            var tooLong = new ApiException(
+                400,
+                string.Create(
+                    System.Globalization.CultureInfo.InvariantCulture,
+                    $"This model's maximum context length is {limit} tokens. However, you requested {request.PromptTokenIds.Count + (long)request.MaxTokens} tokens ({request.PromptTokenIds.Count} in the prompt, {request.MaxTokens} for the completion). Please reduce the prompt or max_tokens."),
+                ApiException.InvalidRequest,
+                chat ? "messages" : "prompt",
+                "context_length_exceeded",
+                RejectReason.ContextTooLong);
+            metrics.Rejected.WithLabels(tooLong.Reason).Inc();
+            await WriteErrorAsync(context, tooLong).ConfigureAwait(false);
+            return;
+        }
+
+        var live = pool.Create(request.PromptTokenIds, request.MaxTokens, request.Seed, context.RequestAborted);
         switch (pool.TryAdmit(live))
         {
             case AdmissionResult.QueueFull:
@@ -75,6 +92,7 @@ public static class CompletionEndpoints
                 return;
             case AdmissionResult.ShuttingDown:
                 metrics.Rejected.WithLabels(RejectReason.ShuttingDown).Inc();
+                context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 await WriteErrorAsync(context, new ApiException(
                     503, "the scheduler is shutting down", "server_error", null, "shutting_down", RejectReason.ShuttingDown)).ConfigureAwait(false);
                 return;
@@ -215,9 +233,12 @@ public static class CompletionEndpoints
     private static LapsUsage LapsOf(RequestFinished f)
         => new(f.Drafted, f.Accepted, f.Drafted > 0 ? (double)f.Accepted / f.Drafted : null, f.Preemptions);
 
-    private static ApiException Failure(RequestFailedException failure) => failure.Reason == RejectReason.ShuttingDown
-        ? new ApiException(503, failure.Message, "server_error", null, "shutting_down", failure.Reason)
-        : new ApiException(502, failure.Message, "server_error", null, "worker_error", failure.Reason);
+    private static ApiException Failure(RequestFailedException failure) => failure.Reason switch
+    {
+        RejectReason.ShuttingDown => new ApiException(503, failure.Message, "server_error", null, "shutting_down", failure.Reason),
+        RejectReason.InternalError => new ApiException(500, failure.Message, "server_error", null, "internal_error", failure.Reason),
+        _ => new ApiException(502, failure.Message, "server_error", null, "worker_error", failure.Reason),
+    };
 
     private static Task WriteErrorAsync(HttpContext context, ApiException error)
     {

@@ -7,7 +7,7 @@ namespace Laps.Scheduler.Api;
 
 internal sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens);
 
-internal sealed record LapsUsage(int DraftedTokens, int AcceptedTokens, double? AcceptanceRate, int Preemptions);
+internal sealed record LapsUsage(long DraftedTokens, long AcceptedTokens, double? AcceptanceRate, int Preemptions);
 
 internal sealed record CompletionChoice(int Index, string Text, string? FinishReason, object? Logprobs = null);
 

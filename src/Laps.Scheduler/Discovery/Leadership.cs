@@ -29,7 +29,9 @@ public sealed class SoleLeader : ILeadership
 /// <summary>
 /// Leadership held on a <c>coordination.k8s.io</c> Lease with the client's <see cref="LeaderElector"/>. A replica that
 /// loses the lease stops its host (as controller-runtime does): its requests fail over with the restart, and no two
-/// replicas ever step the same workers.
+/// replicas ever step the same workers. A leader that shuts down releases the Lease (an empty holder, as client-go's
+/// ReleaseOnCancel), so a standby takes over at its next retry instead of waiting out the lease duration. The host
+/// stops this service after the scheduler (hosted services stop in reverse order), so no step runs after the release.
 /// </summary>
 public sealed partial class LeaseLeadership(
     IKubernetes client,
@@ -74,6 +76,46 @@ public sealed partial class LeaseLeadership(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+
+        if (stoppingToken.IsCancellationRequested && IsLeading)
+        {
+            await ReleaseAsync(leaseLock, settings.Identity!, settings.LeaseName!).ConfigureAwait(false);
+        }
+    }
+
+    // Only if we still hold it: the update carries the resourceVersion just read, so a newer holder is never overwritten.
+    private async Task ReleaseAsync(LeaseLock leaseLock, string identity, string leaseName)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            var current = await leaseLock.GetAsync(timeout.Token).ConfigureAwait(false);
+            if (current?.HolderIdentity != identity)
+            {
+                return;
+            }
+
+            var now = DateTime.UtcNow;
+            var released = new LeaderElectionRecord
+            {
+                // Empty, not null: the client's elector takes a null holder for a missing Lease and would try to create it.
+                HolderIdentity = "",
+                LeaseDurationSeconds = 1,
+                AcquireTime = now,
+                RenewTime = now,
+                LeaderTransitions = current.LeaderTransitions,
+            };
+            if (await leaseLock.UpdateAsync(released, timeout.Token).ConfigureAwait(false))
+            {
+                LogReleased(identity, leaseName);
+            }
+        }
+#pragma warning disable CA1031 // Best effort: without the release a standby takes over when the lease expires.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogError(leaseName, e.Message);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Identity} leads on lease {Lease}: scheduling")]
@@ -81,6 +123,9 @@ public sealed partial class LeaseLeadership(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Identity} lost lease {Lease}: stopping so another replica takes over")]
     private partial void LogLost(string identity, string lease);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Identity} released lease {Lease} on shutdown")]
+    private partial void LogReleased(string identity, string lease);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "lease {Lease}: {Error}")]
     private partial void LogError(string lease, string error);

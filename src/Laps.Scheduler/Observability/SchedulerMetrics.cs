@@ -3,7 +3,7 @@ using Prometheus;
 namespace Laps.Scheduler.Observability;
 
 /// <summary>
-/// The sidecar's Prometheus metrics (product.md §3). Created from an injected <see cref="IMetricFactory"/>, so each
+/// The sidecar's Prometheus metrics (their list is in docs/scheduler-sidecar.md). Created from an injected <see cref="IMetricFactory"/>, so each
 /// host (and each test) owns its registry. Labels are bounded: the configured worker addresses and fixed reasons.
 /// </summary>
 public sealed class SchedulerMetrics
@@ -24,16 +24,15 @@ public sealed class SchedulerMetrics
             "laps_queue_wait_seconds", "Seconds from a request's arrival to its first batch slot.",
             new HistogramConfiguration { Buckets = LatencyBuckets });
         Queued = factory.CreateGauge(
-            "laps_requests_queued", "Admitted requests waiting for a batch slot, by the policy's queue level (0 = highest priority).",
-            new GaugeConfiguration { LabelNames = ["worker", "level"] });
+            "laps_requests_queued", "Admitted requests waiting for a batch slot in the pool's queue, by the policy's queue level (0 = highest priority).",
+            new GaugeConfiguration { LabelNames = ["level"] });
         Running = factory.CreateGauge(
             "laps_requests_running", "Requests in the batch of the current step.", new GaugeConfiguration { LabelNames = ["worker"] });
         WorkerReady = factory.CreateGauge(
             "laps_worker_ready", "1 when the worker answered its last call (Describe or Step), 0 while it is down or not yet described.",
             new GaugeConfiguration { LabelNames = ["worker"] });
         Perceptible = factory.CreateGauge(
-            "laps_perceptible_requests", "Admitted requests whose acceptance rate is stable (LAPS-SD perceptible).",
-            new GaugeConfiguration { LabelNames = ["worker"] });
+            "laps_perceptible_requests", "Admitted requests whose acceptance rate is stable (LAPS-SD perceptible).");
         Preemptions = factory.CreateCounter(
             "laps_preemptions_total", "Requests that ran in one step and lost their slot in the next.",
             new CounterConfiguration { LabelNames = ["worker"] });
@@ -59,10 +58,19 @@ public sealed class SchedulerMetrics
         PredictionKendallTau = factory.CreateGauge(
             "laps_length_prediction_kendall_tau", "Kendall tau-b of predicted against true output length over the last 1000 finished requests.");
         Migrated = factory.CreateCounter(
-            "laps_migrated_requests_total", "Requests moved off a worker that went down, to resume (recomputed) on another.");
+            "laps_migrated_requests_total", "Steps in which a request ran on another worker than its previous step's (its prefix recomputed there).");
+        StepFailures = factory.CreateCounter(
+            "laps_worker_step_failures_total", "Step calls that failed (unreachable, deadline, refused); their requests resume, on another worker when one is ready.",
+            new CounterConfiguration { LabelNames = ["worker"] });
+        Cancelled = factory.CreateCounter(
+            "laps_cancelled_requests_total", "Admitted requests whose client went away before the last token.");
         Rejected = factory.CreateCounter(
             "laps_rejected_requests_total", "Requests answered with an error before or instead of being served, by reason.",
             new CounterConfiguration { LabelNames = ["reason"] });
+        foreach (var reason in RejectReason.All)
+        {
+            Rejected.WithLabels(reason).Inc(0);
+        }
     }
 
     public Histogram RequestDuration { get; }
@@ -71,6 +79,8 @@ public sealed class SchedulerMetrics
     public Gauge Queued { get; }
     public Gauge PredictionKendallTau { get; }
     public Counter Migrated { get; }
+    public Counter StepFailures { get; }
+    public Counter Cancelled { get; }
     public Gauge Running { get; }
     public Gauge WorkerReady { get; }
     public Gauge Perceptible { get; }
@@ -83,17 +93,6 @@ public sealed class SchedulerMetrics
     public Histogram StepDuration { get; }
     public Counter Rejected { get; }
 
-    /// <summary>Drops the gauges of a worker that left the pool (its counters stay: rates need their history).</summary>
-    public void Forget(string worker)
-    {
-        foreach (var gauge in new[] { Queued, Running, Perceptible, WorkerReady })
-        {
-            foreach (var labels in gauge.GetAllLabelValues().Where(l => l[0] == worker).ToList())
-            {
-                gauge.RemoveLabelled(labels);
-            }
-        }
-    }
 }
 
 /// <summary>Values of the <c>reason</c> label of <c>laps_rejected_requests_total</c>.</summary>
@@ -106,6 +105,12 @@ public static class RejectReason
     public const string ShuttingDown = "shutting_down";
     public const string WorkerError = "worker_error";
     public const string NoWorkers = "no_workers";
+    public const string ContextTooLong = "context_length_exceeded";
+    public const string InternalError = "internal_error";
+
+    /// <summary>Every reason, so each has a sample from the first scrape.</summary>
+    public static readonly string[] All =
+        [InvalidRequest, UnknownModel, PromptTooLong, QueueFull, ShuttingDown, WorkerError, NoWorkers, ContextTooLong, InternalError];
 }
 
 /// <summary>Values of the <c>level</c> label of <c>laps_requests_queued</c>, made once (policies have at most 64 levels).</summary>

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Threading.Channels;
 using Laps.Scheduling.Requests;
 
@@ -5,34 +6,41 @@ namespace Laps.Scheduler.Serving;
 
 /// <summary>
 /// One admitted request as the sidecar serves it. The HTTP handler creates it and reads <see cref="Events"/>; from
-/// admission on, everything else is touched only by the owning <see cref="WorkerLoop"/>'s task.
+/// admission on, everything else is touched only under the <see cref="Dispatcher"/>'s lock.
 /// </summary>
 public sealed class LiveRequest
 {
     private readonly Channel<RequestEvent> _events = Channel.CreateUnbounded<RequestEvent>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
-    public LiveRequest(long id, double arrivalTime, IReadOnlyList<int> promptTokenIds, int maxTokens, ulong seed)
+    public LiveRequest(long id, double arrivalTime, IReadOnlyList<int> promptTokenIds, int maxTokens, ulong seed, CancellationToken aborted = default)
     {
         Id = id;
+        SequenceId = NewSequenceId();
         PromptTokenIds = promptTokenIds;
         MaxTokens = maxTokens;
         Seed = seed;
+        Aborted = aborted;
         State = new RequestState(id, arrivalTime, promptTokenIds.Count, maxTokens) { PromptTokenIds = promptTokenIds };
     }
 
+    /// <summary>The request's number in this process (its completion id and the core's <see cref="RequestState.Id"/>).</summary>
     public long Id { get; }
 
-    /// <summary>The id the workers know this request's sequence by.</summary>
-    public string SequenceId => SequenceIdFor(Id);
-
-    internal static string SequenceIdFor(long id) => FormattableString.Invariant($"req-{id}");
+    /// <summary>
+    /// The id the workers know this request's sequence by: 96 random bits, so no other scheduler process (a restarted
+    /// one, another replica) and no client can name it.
+    /// </summary>
+    public string SequenceId { get; }
 
     public IReadOnlyList<int> PromptTokenIds { get; }
     public int MaxTokens { get; }
     public ulong Seed { get; }
 
-    /// <summary>What the scheduling core knows; owned by the loop.</summary>
+    /// <summary>The client went away: wherever the request is (queued, in a step, changing workers), it is dropped.</summary>
+    public CancellationToken Aborted { get; }
+
+    /// <summary>What the scheduling core knows, including the drafted and accepted counts.</summary>
     public RequestState State { get; }
 
     /// <summary>Tokens as the worker emits them, then one <see cref="RequestFinished"/>; completed with an exception on failure.</summary>
@@ -40,17 +48,24 @@ public sealed class LiveRequest
 
     internal ChannelWriter<RequestEvent> EventWriter => _events.Writer;
 
-    /// <summary>The loop the request was routed to (set once, before the loop sees it).</summary>
-    internal WorkerLoop? Loop { get; set; }
-
-    // Loop-owned bookkeeping.
+    // Dispatcher-owned bookkeeping.
     internal List<int> GeneratedTokenIds { get; } = [];
-    internal bool Resident { get; set; }
     internal bool EverSelected { get; set; }
     internal bool CountedPerceptible { get; set; }
-    internal int Drafted { get; set; }
-    internal int Accepted { get; set; }
     internal int ConsecutiveFailures { get; set; }
+
+    /// <summary>The client went away (its token fired, or the host cancelled it).</summary>
+    internal bool CancelRequested { get; set; }
+
+    internal bool IsCancelled => CancelRequested || Aborted.IsCancellationRequested;
+
+    /// <summary>The worker whose step holds the request right now; null between steps.</summary>
+    internal WorkerSlot? InStepOn { get; set; }
+
+    /// <summary>The worker that last ran it (a step on another one is a migration).</summary>
+    internal WorkerSlot? LastRanOn { get; set; }
+
+    private static string NewSequenceId() => "seq-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 }
 
 public abstract record RequestEvent;
@@ -60,7 +75,7 @@ public sealed record TokensEmitted(string Text, int Count) : RequestEvent;
 
 /// <summary>The request's last event.</summary>
 /// <param name="FinishReason">"stop" or "length", as OpenAI spells them.</param>
-public sealed record RequestFinished(string FinishReason, int PromptTokens, int CompletionTokens, int Drafted, int Accepted, int Preemptions)
+public sealed record RequestFinished(string FinishReason, int PromptTokens, int CompletionTokens, long Drafted, long Accepted, int Preemptions)
     : RequestEvent;
 
 /// <summary>The request could not be served (worker failure, shutdown); the message is safe to show the client.</summary>

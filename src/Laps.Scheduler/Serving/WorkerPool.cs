@@ -2,6 +2,7 @@ using Laps.Scheduler.Api;
 using Laps.Scheduler.Discovery;
 using Laps.Scheduler.Observability;
 using Laps.Scheduler.Prediction;
+using Laps.Scheduler.Serving.Sessions;
 using Laps.Scheduling.Prediction;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -17,36 +18,33 @@ public enum AdmissionResult
 }
 
 /// <summary>
-/// The workers' loops, admission control and routing. Thread-safe: HTTP handlers call <see cref="TryAdmit"/> and
-/// <see cref="Cancel"/> concurrently; each loop owns its requests after admission. The set of workers follows
-/// discovery: a new worker gets a loop, and one that leaves hands its requests to the others (recomputed) and its
-/// loop ends once it holds nothing.
+/// The pool's membership and its front door. Workers follow discovery: a new one gets a <see cref="WorkerLoop"/>,
+/// one that leaves retires (what it holds moves to the others). Requests are admitted to the <see cref="Dispatcher"/>,
+/// which owns them until they finish and gives each worker its next batch. Thread-safe: HTTP handlers call
+/// <see cref="TryAdmit"/> and <see cref="Cancel"/> concurrently.
 /// </summary>
 public sealed partial class WorkerPool
 {
     private readonly SchedulerOptions _options;
     private readonly SchedulerClock _clock;
-    private readonly IWorkerClientFactory _clients;
-    private readonly ILengthPredictor _predictor;
+    private readonly IWorkerSessionFactory _sessions;
     private readonly SchedulerMetrics _metrics;
-    private readonly ITokenizer _tokenizer;
+    private readonly ServingGauges _gauges;
+    private readonly Dispatcher _dispatcher;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<WorkerPool> _logger;
-    private readonly Lock _admission = new();
-    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<Task> _running = [];
+    private readonly Lock _membership = new();
+    private readonly List<WorkerLoop> _all = [];
 
-    // Routable loops, and every loop still running (routable plus retiring): arrays replaced under _admission.
+    // Routable loops: an array replaced under _membership.
     private WorkerLoop[] _loops;
-    private WorkerLoop[] _all;
     private CancellationToken _stopping;
     private bool _started;
     private long _nextId;
-    private volatile bool _accepting = true;
 
     public WorkerPool(
         IOptions<SchedulerOptions> options,
-        IWorkerClientFactory clients,
+        IWorkerSessionFactory sessions,
         ILengthPredictor predictor,
         SchedulerMetrics metrics,
         SchedulerClock clock,
@@ -55,28 +53,30 @@ public sealed partial class WorkerPool
     {
         _options = options.Value;
         _clock = clock;
-        _clients = clients;
+        _sessions = sessions;
         _metrics = metrics;
-        _tokenizer = tokenizer;
         _loggers = loggers;
         _logger = loggers.CreateLogger<WorkerPool>();
+        _gauges = new ServingGauges(metrics, clock.TimeProvider);
 
-        // One predictor for all loops (an online learner learns from every worker's completions), capped per request.
-        _predictor = new MaxTokensCapPredictor(new SharedLengthPredictor(predictor, metrics));
+        // One predictor for the pool (an online learner learns from every worker's completions), capped per request.
+        _dispatcher = new Dispatcher(
+            _options, new MaxTokensCapPredictor(new SharedLengthPredictor(predictor, metrics)), metrics, _gauges, clock, tokenizer,
+            loggers.CreateLogger<Dispatcher>());
         _loops = [.. _options.Workers.Select(NewLoop)];
-        _all = _loops;
+        _all.AddRange(_loops);
     }
 
     /// <summary>The loops that take new requests now.</summary>
     internal IReadOnlyList<WorkerLoop> Loops => Volatile.Read(ref _loops);
 
     /// <summary>
-    /// Runs every loop, and follows <paramref name="discovery"/>'s worker set, until stopped; then waits for the loops
-    /// to end (they fail what they still hold with a shutdown error).
+    /// Runs every loop, and follows <paramref name="discovery"/>'s worker set, until stopped; then fails what is left
+    /// with a shutdown error and tells each worker to release it.
     /// </summary>
     public async Task RunAsync(IWorkerDiscovery discovery, CancellationToken stoppingToken)
     {
-        lock (_admission)
+        lock (_membership)
         {
             _stopping = stoppingToken;
             _started = true;
@@ -95,19 +95,24 @@ public sealed partial class WorkerPool
         {
         }
 
-        Task[] running;
-        lock (_admission)
+        WorkerLoop[] all;
+        lock (_membership)
         {
-            running = [.. _running];
+            all = [.. _all];
         }
 
-        await Task.WhenAll(running).ConfigureAwait(false);
+        await Task.WhenAll(all.Select(l => l.Run)).ConfigureAwait(false);
+        _dispatcher.FailAll("the scheduler is shutting down", RejectReason.ShuttingDown);
+
+        // The workers must not keep (or, after a restart, continue) sequences this process no longer serves.
+        using var releases = new CancellationTokenSource(_options.MinStepTimeout);
+        await Task.WhenAll(all.Select(l => l.FlushReleasesAsync(releases.Token))).ConfigureAwait(false);
     }
 
     /// <summary>The workers now: new addresses get a loop, missing ones retire (their requests move to the others).</summary>
     internal void SetWorkers(IReadOnlyCollection<string> addresses)
     {
-        lock (_admission)
+        lock (_membership)
         {
             if (_stopping.IsCancellationRequested)
             {
@@ -126,6 +131,7 @@ public sealed partial class WorkerPool
                 {
                     var loop = NewLoop(address);
                     next.Add(loop);
+                    _all.Add(loop);
                     LogWorkerJoined(address);
                     if (_started)
                     {
@@ -141,175 +147,88 @@ public sealed partial class WorkerPool
             Volatile.Write(ref _loops, [.. next]);
             foreach (var gone in current.Values)
             {
-                LogWorkerLeft(gone.Name, gone.Held);
+                LogWorkerLeft(gone.Name);
                 gone.Retire();
             }
 
-            Volatile.Write(ref _all, [.. _all.Where(l => l.Retired), .. next]);
             WorkersChanged?.Invoke([.. next.Select(l => l.Name)]);
         }
-
-        RequestLeft();
     }
 
     private WorkerLoop NewLoop(string address)
-        => new(address, _clients.Create(address), _options, _predictor, _metrics, _clock, _tokenizer, _loggers.CreateLogger<WorkerLoop>(), RequestLeft, Migrate);
+        => new(address, _sessions.Create(address), _dispatcher, _options, _metrics, _gauges, _clock, _loggers.CreateLogger<WorkerLoop>());
 
-    // Called under _admission.
+    // Called under _membership.
     private void Start(WorkerLoop loop)
     {
-        var stopping = _stopping;
-        loop.Run = Task.Run(
-            async () =>
-            {
-                try
-                {
-                    await loop.RunAsync(stopping).ConfigureAwait(false);
-                }
-                finally
-                {
-                    Ended(loop);
-                }
-            },
-            CancellationToken.None);
-        _running.Add(loop.Run);
+        var run = loop.Start(_stopping);
+        _ = run.ContinueWith(_ => Ended(loop), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private void Ended(WorkerLoop loop)
     {
-        lock (_admission)
+        lock (_membership)
         {
-            _running.Remove(loop.Run);
-            Volatile.Write(ref _all, [.. _all.Where(l => l != loop)]);
             if (loop.Retired && !_loops.Any(l => l.Name == loop.Name))
             {
-                _metrics.Forget(loop.Name); // a worker that left the pool leaves no stale series behind
+                _all.Remove(loop);
+                _gauges.Forget(loop.Name); // a worker that left the pool leaves no stale series behind
             }
         }
     }
 
-    /// <summary>Raised (under the admission lock) with the routable workers after discovery changed them: a hook for tests.</summary>
+    /// <summary>Raised (under the membership lock) with the routable workers after discovery changed them: a hook for tests.</summary>
     internal event Action<IReadOnlyList<string>>? WorkersChanged;
 
-    /// <summary>Raised (under the admission lock) once a request is in its loop's inbox: a hook for diagnostics and tests.</summary>
+    /// <summary>Raised once a request is in the pool's queue: a hook for diagnostics and tests.</summary>
     internal event Action<LiveRequest>? Admitted;
 
-    public bool Accepting => _accepting;
+    public bool Accepting => _dispatcher.Accepting;
 
-    /// <summary>Ready for traffic: admitting, and at least one worker answered Describe.</summary>
-    public bool Ready => _accepting && Loops.Any(l => l.Ready);
+    /// <summary>Ready for traffic: admitting, and at least one worker answers.</summary>
+    public bool Ready => _dispatcher.Accepting && Loops.Any(l => l.Ready);
 
     /// <summary>Requests admitted and not yet finished, on every worker (leaving ones included).</summary>
-    public int Held => Volatile.Read(ref _all).Sum(l => l.Held);
+    public int Held => _dispatcher.Held;
 
-    public LiveRequest Create(IReadOnlyList<int> promptTokenIds, int maxTokens, ulong? seed)
+    /// <summary>The most tokens (prompt plus completion) a request may hold on the pool's largest worker; null while unknown.</summary>
+    public long? ContextLimit => _dispatcher.ContextLimit;
+
+    public LiveRequest Create(IReadOnlyList<int> promptTokenIds, int maxTokens, ulong? seed, CancellationToken aborted = default)
     {
         var id = Interlocked.Increment(ref _nextId);
-        return new LiveRequest(id, _clock.Now, promptTokenIds, maxTokens, seed ?? (ulong)id);
+        return new LiveRequest(id, _clock.Now, promptTokenIds, maxTokens, seed ?? (ulong)id, aborted);
     }
 
     /// <summary>
-    /// Routes the request to the least-loaded ready worker (any worker while none is ready: it waits for one), unless
-    /// the sidecar is stopping or <see cref="SchedulerOptions.MaxQueued"/> requests already wait for a slot.
+    /// Queues the request in the pool, unless the sidecar is stopping, <see cref="SchedulerOptions.MaxQueued"/>
+    /// requests already wait for a slot, or no worker can take it (none in the pool, or each failed its last calls).
     /// </summary>
     public AdmissionResult TryAdmit(LiveRequest request)
     {
-        lock (_admission)
+        var result = _dispatcher.TryAdmit(request);
+        if (result == AdmissionResult.Admitted)
         {
-            if (!_accepting)
-            {
-                return AdmissionResult.ShuttingDown;
-            }
-
-            var waiting = 0;
-            foreach (var loop in _all)
-            {
-                waiting += Math.Max(0, loop.Held - loop.Running);
-            }
-
-            if (waiting >= _options.MaxQueued)
-            {
-                return AdmissionResult.QueueFull;
-            }
-
-            if (_loops.Length == 0)
-            {
-                return AdmissionResult.NoWorkers;
-            }
-
-            var anyReady = _loops.Any(l => l.Ready);
-            WorkerLoop? target = null;
-            foreach (var loop in _loops)
-            {
-                if ((!anyReady || loop.Ready) && (target is null || loop.Held < target.Held))
-                {
-                    target = loop;
-                }
-            }
-
-            target!.Enqueue(request);
             Admitted?.Invoke(request);
-            return AdmissionResult.Admitted;
         }
+
+        return result;
     }
 
-    /// <summary>
-    /// Moves a request off a worker that went down, to the least-loaded other ready worker; false when there is none
-    /// (the caller then fails it). Called from the failing loop, which no longer touches the request afterwards.
-    /// </summary>
-    private bool Migrate(LiveRequest request, WorkerLoop from)
-    {
-        lock (_admission)
-        {
-            WorkerLoop? target = null;
-            foreach (var loop in _loops)
-            {
-                if (loop != from && loop.Ready && (target is null || loop.Held < target.Held))
-                {
-                    target = loop;
-                }
-            }
-
-            if (target is null)
-            {
-                return false;
-            }
-
-            target.Enqueue(request);
-            return true;
-        }
-    }
-
-    /// <summary>The client went away: its loop cancels the request and releases its worker state.</summary>
-    public void Cancel(LiveRequest request) => request.Loop?.Cancel(request);
+    /// <summary>The client went away: the request leaves the pool and its worker state is released.</summary>
+    public void Cancel(LiveRequest request) => _dispatcher.Cancel(request);
 
     /// <summary>New requests get 503 from now on; admitted ones keep being served.</summary>
-    public void StopAccepting()
-    {
-        lock (_admission)
-        {
-            _accepting = false;
-        }
-
-        RequestLeft();
-    }
+    public void StopAccepting() => _dispatcher.StopAccepting();
 
     /// <summary>Completes when no admitted request is left after <see cref="StopAccepting"/>.</summary>
-    public Task Drained => _drained.Task;
-
-    private void RequestLeft()
-    {
-        if (!_accepting && Held == 0)
-        {
-            _drained.TrySetResult();
-        }
-    }
+    public Task Drained => _dispatcher.Drained;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "worker {Worker} joined the pool")]
     private partial void LogWorkerJoined(string worker);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "worker {Worker} left the pool; its {Held} requests move to the others")]
-    private partial void LogWorkerLeft(string worker, int held);
+    [LoggerMessage(Level = LogLevel.Information, Message = "worker {Worker} left the pool; what it holds moves to the others")]
+    private partial void LogWorkerLeft(string worker);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "discovery reported '{Address}', which is not a host:port address; ignored")]
     private partial void LogBadAddress(string address);

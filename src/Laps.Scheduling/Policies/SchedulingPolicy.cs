@@ -60,7 +60,6 @@ public abstract class SchedulingPolicy
     private readonly IndexedHeap _queue = new(0);
     private readonly IndexedHeap? _idle;
     private readonly StarvationGuard? _guard;
-    private readonly Func<RequestState, bool> _skipReserved = static r => r.Reserved;
     private readonly List<RequestState> _boosted = [];
     private long _levelSequence;
 
@@ -140,10 +139,11 @@ public abstract class SchedulingPolicy
     public bool Contains(RequestState request) => _queue.Contains(request);
 
     /// <summary>
-    /// Takes one decision: writes up to <c>output.Length</c> requests, best first, skipping
-    /// <see cref="RequestState.Reserved"/> ones (held by another worker's in-flight step).
+    /// Takes one decision: writes up to <c>output.Length</c> requests, best first, skipping those
+    /// <paramref name="skip"/> turns down (the host's own constraints: another worker's batch, KV capacity). The
+    /// host's predicate is asked in priority order, once per candidate, so it may keep a budget.
     /// </summary>
-    public int Select(Span<RequestState> output)
+    public int Select(Span<RequestState> output, Func<RequestState, bool>? skip = null)
     {
         Decisions++;
         if (_guard is not null)
@@ -152,7 +152,7 @@ public abstract class SchedulingPolicy
             PromoteStarving(_guard);
         }
 
-        var n = _queue.TopK(output, _skipReserved);
+        var n = _queue.TopK(output, skip);
         if (_idle is not null)
         {
             for (var i = 0; i < n; i++)
@@ -163,6 +163,16 @@ public abstract class SchedulingPolicy
         }
 
         return n;
+    }
+
+    /// <summary>A request the host added to a decision after <see cref="Select"/> passed it over: it was served now.</summary>
+    internal void Served(RequestState request)
+    {
+        if (_idle is not null)
+        {
+            request.LastServedDecision = Decisions;
+            _idle.Update(request, IdleKey(request));
+        }
     }
 
     /// <summary>Called by the host when a request's running flag changed.</summary>

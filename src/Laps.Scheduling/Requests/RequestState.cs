@@ -63,9 +63,6 @@ public sealed class RequestState
     /// <summary>True while the request holds a slot in the current batch (set by the batch scheduler).</summary>
     public bool Running { get; internal set; }
 
-    /// <summary>True while an in-flight step on some worker holds this request (multi-worker hosts).</summary>
-    public bool Reserved { get; set; }
-
     /// <summary>
     /// Seconds it would cost to resume this request if it lost its batch slot now: 0 while its KV cache stays on the
     /// worker, the recompute of its prompt and generated tokens when preemption drops it. Set by the host.

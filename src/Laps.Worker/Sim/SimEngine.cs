@@ -83,7 +83,7 @@ public sealed class SimEngine
     public StepOutcome Step(IReadOnlyList<SequenceRequest> batch, int steps)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        ValidateShape(batch, steps);
+        ValidateShape(batch, steps, _options.MaxStepsPerCall, _options.MaxBatch);
         var k = _options.K;
         lock (_lock)
         {
@@ -110,7 +110,10 @@ public sealed class SimEngine
                     }
 
                     var script = _acceptance.ScriptFor(input.PromptTokenIds, input.Seed);
-                    members[i] = new Member(new HeldSequence(input.SequenceId, input.PromptTokenIds, input.GeneratedTokenIds, script), maxTokens, Prefill: true);
+                    members[i] = new Member(new HeldSequence(input.SequenceId, input.PromptTokenIds, input.GeneratedTokenIds, script), maxTokens, Prefill: true)
+                    {
+                        CachedTokens = Math.Clamp(input.CachedTokens, 0, input.PromptTokenIds.Length + input.GeneratedTokenIds.Length),
+                    };
                 }
 
                 // A newcomer whose prefix already finished it is never admitted, so it reserves nothing.
@@ -149,7 +152,7 @@ public sealed class SimEngine
                         continue; // nothing to compute: it finishes without joining the batch
                     }
 
-                    prefillTokens += sequence.KvTokens;
+                    prefillTokens += sequence.KvTokens - member.CachedTokens;
                     _held.Add(sequence.Id, sequence);
                     sequence.Node = _lru.AddLast(sequence);
                     _kvTokens += sequence.KvTokens;
@@ -194,7 +197,7 @@ public sealed class SimEngine
                 {
                     if (tallies[i].Finish == SequenceFinish.None)
                     {
-                        Advance(members[i], tallies[i], k);
+                        Advance(members[i], tallies[i], k, prefillOnly: s == 0 && members[i].Prefill && !_options.PrefillStepDecodes);
                     }
                 }
             }
@@ -245,23 +248,28 @@ public sealed class SimEngine
         }
     }
 
-    private void ValidateShape(IReadOnlyList<SequenceRequest> batch, int steps)
+    /// <summary>
+    /// The protocol's checks of a Step's shape (batch size, steps, ids, max_tokens, token ids), shared by every engine:
+    /// throws <see cref="WorkerException"/> naming the value at fault.
+    /// </summary>
+    public static void ValidateShape(IReadOnlyList<SequenceRequest> batch, int steps, int maxStepsPerCall, int maxBatch)
     {
+        ArgumentNullException.ThrowIfNull(batch);
         if (batch.Count == 0)
         {
             throw new WorkerException(WorkerErrorKind.InvalidArgument, "batch is empty: a Step needs at least one sequence");
         }
 
-        if (steps < 1 || steps > _options.MaxStepsPerCall)
+        if (steps < 1 || steps > maxStepsPerCall)
         {
             throw new WorkerException(WorkerErrorKind.InvalidArgument, string.Create(CultureInfo.InvariantCulture,
-                $"steps = {steps} is out of range: must be in 1..{_options.MaxStepsPerCall} (max_steps_per_call)"));
+                $"steps = {steps} is out of range: must be in 1..{maxStepsPerCall} (max_steps_per_call)"));
         }
 
-        if (batch.Count > _options.MaxBatch)
+        if (batch.Count > maxBatch)
         {
             throw new WorkerException(WorkerErrorKind.ResourceExhausted, string.Create(CultureInfo.InvariantCulture,
-                $"batch of {batch.Count} sequences exceeds max_batch {_options.MaxBatch}"));
+                $"batch of {batch.Count} sequences exceeds max_batch {maxBatch}"));
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -302,10 +310,16 @@ public sealed class SimEngine
         }
     }
 
-    private void Advance(Member member, Tally tally, int k)
+    private void Advance(Member member, Tally tally, int k, bool prefillOnly)
     {
         var sequence = member.Sequence;
         var replay = AcceptanceReplay.Step(sequence.Script.AccLen, sequence.Generated.Count, k);
+        if (prefillOnly)
+        {
+            // A real engine's prefill samples one token of its own and verifies no drafts.
+            replay = replay with { Emitted = 1, Drafted = 0, Accepted = 0, NextPosition = sequence.Generated.Count + 1, Finished = sequence.Generated.Count + 1 >= sequence.Script.AccLen.Length };
+        }
+
         var room = member.MaxTokens - sequence.Generated.Count;
         var emitted = Math.Min(replay.Emitted, room);
         for (var j = 0; j < emitted; j++)
@@ -367,6 +381,9 @@ public sealed class SimEngine
 
     private sealed record Member(HeldSequence Sequence, int MaxTokens, bool Prefill)
     {
+        /// <summary>Prefix tokens a prefix cache serves on this (re)prefill.</summary>
+        public int CachedTokens { get; init; }
+
         /// <summary>Finished before any step: its prefix already reaches the trace's end or max_tokens.</summary>
         public SequenceFinish FinishBeforeStart =>
             Sequence.RemainingInTrace == 0 ? SequenceFinish.Stop

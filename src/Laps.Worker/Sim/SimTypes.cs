@@ -6,7 +6,8 @@ namespace Laps.Worker.Sim;
 /// <param name="GeneratedTokenIds">Tokens generated before (elsewhere, or before an eviction): recomputed with the prompt.</param>
 /// <param name="MaxTokens">Total generated tokens at which the sequence finishes with LENGTH; 0 for the worker default.</param>
 /// <param name="Seed">Seeds synthetic acceptance when no trace entry matches the prompt.</param>
-public sealed record SequenceRequest(string SequenceId, int[] PromptTokenIds, int[] GeneratedTokenIds, int MaxTokens = 0, ulong Seed = 0)
+/// <param name="CachedTokens">Prefix tokens a prefix cache serves when the sequence is (re)prefilled: they cost no prefill time.</param>
+public sealed record SequenceRequest(string SequenceId, int[] PromptTokenIds, int[] GeneratedTokenIds, int MaxTokens = 0, ulong Seed = 0, int CachedTokens = 0)
 {
     public static SequenceRequest New(string sequenceId, int[] promptTokenIds, int maxTokens = 0, ulong seed = 0)
         => new(sequenceId, promptTokenIds, [], maxTokens, seed);

@@ -31,10 +31,10 @@ internal static class PolicyTestExtensions
         }
     }
 
-    public static long[] SelectIds(this SchedulingPolicy policy, int batch)
+    public static long[] SelectIds(this SchedulingPolicy policy, int batch, Func<RequestState, bool>? skip = null)
     {
         var buffer = new RequestState[batch];
-        var n = policy.Select(buffer);
+        var n = policy.Select(buffer, skip);
         return [.. buffer.AsSpan(0, n).ToArray().Select(r => r.Id)];
     }
 

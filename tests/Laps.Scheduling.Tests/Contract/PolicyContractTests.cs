@@ -236,6 +236,9 @@ public sealed class PolicyContractTests
 
         public List<RequestState> All { get; } = [];
 
+        // Held back by the host this decision (as another worker's step would hold them).
+        private readonly HashSet<RequestState> _reserved = [];
+
         public List<Observation> Run()
         {
             var batch = 1 + _random.Next(6);
@@ -262,18 +265,22 @@ public sealed class PolicyContractTests
                     Remove(victim);
                 }
 
+                _reserved.Clear();
                 foreach (var r in _live)
                 {
-                    r.Reserved = _random.NextDouble() < 0.1;
+                    if (_random.NextDouble() < 0.1)
+                    {
+                        _reserved.Add(r);
+                    }
                 }
 
                 var count = scheduler.Pending;
-                var decision = scheduler.Decide();
+                var decision = scheduler.Decide(_reserved.Contains);
                 var selected = decision.Selected.ToArray();
                 observations.Add(new Observation(
                     batch,
-                    Runnable: _live.Where(r => !r.Reserved).Ids(),
-                    Reserved: _live.Where(r => r.Reserved).Ids(),
+                    Runnable: _live.Where(r => !_reserved.Contains(r)).Ids(),
+                    Reserved: _reserved.Ids(),
                     Removed: [.. _removed],
                     Live: _live.Ids(),
                     count,
@@ -302,7 +309,7 @@ public sealed class PolicyContractTests
 
         private void Remove(RequestState r)
         {
-            r.Reserved = false;
+            _reserved.Remove(r);
             _live.Remove(r);
             _removed.Add(r.Id);
         }

@@ -66,9 +66,7 @@ public sealed class StarvationGuardTests
         srpt.Admitting(longOne, shortOne);
         srpt.SelectIds(1);
         srpt.SelectIds(1);
-        longOne.Reserved = true; // held by another worker's step: it cannot take its boost at decision 3
-        srpt.SelectIds(1);
-        longOne.Reserved = false;
+        srpt.SelectIds(1, skip: r => r == longOne); // held by another worker's step: it cannot take its boost at decision 3
 
         Assert.Equal([2L], srpt.SelectIds(1));
     }
@@ -79,13 +77,10 @@ public sealed class StarvationGuardTests
         var srpt = new SrptPolicy(PolicyTestExtensions.Context(), new StarvationGuard(IdleSteps: 3, BoostSteps: 1));
         RequestState longOne = Request(1).Predicted(1000), shortOne = Request(2).Predicted(10);
         srpt.Admitting(longOne, shortOne);
-        longOne.Reserved = true;
         for (var d = 1; d <= 5; d++)
         {
-            srpt.SelectIds(1);
+            srpt.SelectIds(1, skip: r => r == longOne);
         }
-
-        longOne.Reserved = false;
 
         // Boosted at decision 3 (idle 3), expired at 4, boosted again at 6 (idle 3 since its last boost).
         Assert.Equal([1L], srpt.SelectIds(1));
