@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates docs/evaluation.md, docs/evaluation/runs.csv and the plots in docs/evaluation/plots.
-#   scripts/evaluate.sh [--traces ../shared/traces] [--quick]
+#   scripts/evaluate.sh [--traces DIR] [--quick]   (DIR: the SpecDecode-Bench and Azure traces, docs/workloads.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 traces=../shared/traces

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 
 namespace Laps.Cli;
 
-/// <summary>The <c>laps</c> program: one root, one subcommand per role.</summary>
+/// <summary>The <c>laps</c> program: one root, one subcommand per role (docs/cli.md).</summary>
 internal sealed class LapsCommand : RootCommand
 {
     public LapsCommand(ExperimentExecutor? executor = null, SchedulerRunner? schedulerRunner = null, OperatorRunner? operatorRunner = null,

@@ -238,7 +238,7 @@ public sealed class PoolScheduler
         {
             var r = buffer[i];
             buffer[i] = null!;
-            r.SelectedInDecision = decisions;
+            r.Entry!.SelectedInDecision = decisions;
             var p = _placements[r];
             p.RunningOn = worker;
             _decision.SelectedList.Add(r);
@@ -259,7 +259,7 @@ public sealed class PoolScheduler
 
         foreach (var r in worker.RunningList)
         {
-            if (r.SelectedInDecision != decisions && _placements.TryGetValue(r, out var p) && p.RunningOn == worker)
+            if (r.Entry?.SelectedInDecision != decisions && _placements.TryGetValue(r, out var p) && p.RunningOn == worker)
             {
                 r.Preemptions++;
                 p.RunningOn = null;

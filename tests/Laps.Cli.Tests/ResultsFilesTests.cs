@@ -5,7 +5,7 @@ namespace Laps.Cli.Tests;
 
 public sealed class ResultsFilesTests : IDisposable
 {
-    // product.md §3: the fields every run carries.
+    // docs/cli.md: the fields every run carries.
     private static readonly string[] ContractFields =
     [
         "policy", "workload", "proposer", "arrivals", "load", "batch", "seed", "requests", "mean_latency_s",

@@ -6,7 +6,7 @@ using Laps.Scheduling.Policies;
 using Laps.Simulation.Experiments;
 
 // The reproduction study behind docs/evaluation.md. Usage:
-//   dotnet run -c Release --project tools/Laps.Evaluation -- [--traces ../shared/traces] [--out docs] [--quick]
+//   dotnet run -c Release --project tools/Laps.Evaluation -- [--traces DIR] [--out docs] [--quick]
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 

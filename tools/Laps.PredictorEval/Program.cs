@@ -5,7 +5,7 @@ using Laps.Scheduling.Requests;
 using Laps.Simulation.Workloads;
 
 // Kendall τ of OnlineLengthPredictor on a held-out part of the SpecDecode traces (docs/predictor.md). Usage:
-//   dotnet run -c Release --project tools/Laps.PredictorEval -- [--traces ../shared/traces] [--seed 1] [--holdout 0.3] [--folds 5]
+//   dotnet run -c Release --project tools/Laps.PredictorEval -- [--traces DIR] [--seed 1] [--holdout 0.3] [--folds 5]
 // Per dataset: shuffle (seeded), hold out the last --holdout fraction. Hyperparameters are chosen by k-fold
 // cross-validation on the training part only; the held-out part is scored once, with the chosen setting.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;

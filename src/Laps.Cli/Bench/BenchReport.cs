@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace Laps.Cli.Bench;
 
-/// <summary>What `laps bench` measured (JSON field names are the contract of issue #3 / product.md §3).</summary>
+/// <summary>What `laps bench` measured (the JSON field names are a contract: docs/cli.md).</summary>
 internal sealed record BenchReport
 {
     [JsonPropertyName("target")] public required string Target { get; init; }

@@ -10,7 +10,7 @@ namespace Laps.Cli.Commands;
 internal delegate Task<int> OperatorRunner(OperatorOptions options, TextWriter stderr, CancellationToken cancellationToken);
 
 /// <summary>
-/// <c>laps operator</c>: reconciles InferencePools. In a pod it uses the in-cluster config and its
+/// <c>laps operator</c>: reconciles InferencePools (docs/inferencepool.md). In a pod it uses the in-cluster config and its
 /// identity from <c>POD_NAME</c>/<c>POD_NAMESPACE</c>; elsewhere a kubeconfig.
 /// </summary>
 internal sealed class OperatorCommand : Command

@@ -11,9 +11,9 @@ namespace Laps.Cli.Commands;
 internal delegate Task<int> SchedulerRunner(SchedulerInvocation invocation, TextWriter stderr, CancellationToken cancellationToken);
 
 /// <summary>
-/// <c>laps scheduler</c>: the sidecar on Kestrel. Options given become configuration that overrides appsettings.json
-/// and environment variables (<c>Scheduler__Laps__Queues=6</c> sets a policy knob), so the container can be
-/// configured either way.
+/// <c>laps scheduler</c>: the sidecar on Kestrel (docs/scheduler-sidecar.md). Options given become configuration that
+/// overrides appsettings.json and environment variables (<c>Scheduler__Laps__Queues=6</c> sets a policy knob), so the
+/// container can be configured either way.
 /// </summary>
 internal sealed class SchedulerCommand : Command
 {

@@ -12,7 +12,7 @@ namespace Laps.Cli.Commands;
 
 /// <summary>
 /// <c>laps sim</c>: options → <see cref="ExperimentSpec"/>, run it (progress bar on stderr), then the summary
-/// table on stdout and results.json, results.csv and plots in <c>--out</c>.
+/// table on stdout and results.json, results.csv and plots in <c>--out</c> (docs/cli.md).
 /// </summary>
 internal sealed class SimCommand : Command
 {

@@ -6,7 +6,7 @@ using Laps.Simulation.Experiments;
 
 namespace Laps.Cli.Reports;
 
-/// <summary>The document results.json holds and <c>--json</c> prints: <c>{"runs":[...]}</c> (product.md §3).</summary>
+/// <summary>The document results.json holds and <c>--json</c> prints: <c>{"runs":[...]}</c> (docs/cli.md).</summary>
 internal sealed record ResultsDocument([property: JsonPropertyName("runs")] IReadOnlyList<RunResult> Runs);
 
 /// <summary>results.json and results.csv: the same fields, named as <see cref="RunResult"/>'s JSON names them.</summary>

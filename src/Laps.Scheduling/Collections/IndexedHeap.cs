@@ -1,15 +1,17 @@
+using Laps.Scheduling.Policies;
 using Laps.Scheduling.Requests;
 
 namespace Laps.Scheduling.Collections;
 
 /// <summary>
-/// A binary min-heap of requests by <see cref="Priority"/> that knows where each request sits, so a key can be
-/// changed or a request removed in O(log n), and the best <c>B</c> can be read in O(B log B) without popping.
-/// A request can be in two heaps at once (slot 0 and 1). Not thread-safe.
+/// A binary min-heap of a policy's entries by <see cref="Priority"/> that knows where each entry sits (the entry
+/// holds its position), so a key can be changed or an entry removed in O(log n), and the best <c>B</c> requests can be
+/// read in O(B log B) without popping. An entry can be in two heaps at once (slot 0, the queue, and 1, the idle heap).
+/// Not thread-safe.
 /// </summary>
 internal sealed class IndexedHeap(int slot)
 {
-    private RequestState[] _items = new RequestState[64];
+    private PolicyEntry[] _items = new PolicyEntry[64];
     private Priority[] _keys = new Priority[64];
 
     // Scratch for TopK: a small heap of positions into the main heap.
@@ -17,19 +19,19 @@ internal sealed class IndexedHeap(int slot)
 
     public int Count { get; private set; }
 
-    public bool Contains(RequestState r) => Index(r) >= 0;
+    public bool Contains(PolicyEntry e) => Find(e) >= 0;
 
-    public RequestState Peek() => Count > 0 ? _items[0] : throw new InvalidOperationException("heap is empty");
+    public PolicyEntry Peek() => Count > 0 ? _items[0] : throw new InvalidOperationException("heap is empty");
 
     public Priority PeekKey() => Count > 0 ? _keys[0] : throw new InvalidOperationException("heap is empty");
 
-    public Priority KeyOf(RequestState r) => _keys[Index(r)];
+    public Priority KeyOf(PolicyEntry e) => Find(e) is var i and >= 0 ? _keys[i] : throw new InvalidOperationException($"request {e.Request.Id} is not queued");
 
-    public void Insert(RequestState r, Priority key)
+    public void Insert(PolicyEntry e, Priority key)
     {
-        if (Index(r) >= 0)
+        if (Index(e) >= 0)
         {
-            throw new InvalidOperationException($"request {r.Id} is already queued");
+            throw new InvalidOperationException($"request {e.Request.Id} is already queued");
         }
 
         if (Count == _items.Length)
@@ -38,19 +40,19 @@ internal sealed class IndexedHeap(int slot)
             Array.Resize(ref _keys, Count * 2);
         }
 
-        _items[Count] = r;
+        _items[Count] = e;
         _keys[Count] = key;
-        SetIndex(r, Count);
+        SetIndex(e, Count);
         Count++;
         Up(Count - 1);
     }
 
-    public void Update(RequestState r, Priority key)
+    public void Update(PolicyEntry e, Priority key)
     {
-        var i = Index(r);
+        var i = Find(e);
         if (i < 0)
         {
-            throw new InvalidOperationException($"request {r.Id} is not queued");
+            throw new InvalidOperationException($"request {e.Request.Id} is not queued");
         }
 
         var old = _keys[i];
@@ -65,16 +67,16 @@ internal sealed class IndexedHeap(int slot)
         }
     }
 
-    public bool Remove(RequestState r)
+    public bool Remove(PolicyEntry e)
     {
-        var i = Index(r);
+        var i = Find(e);
         if (i < 0)
         {
             return false;
         }
 
         Count--;
-        SetIndex(r, -1);
+        SetIndex(e, -1);
         if (i != Count)
         {
             _items[i] = _items[Count];
@@ -115,9 +117,10 @@ internal sealed class IndexedHeap(int slot)
         while (frontierCount > 0 && n < output.Length)
         {
             var i = PopFrontier(ref frontierCount);
-            if (skip is null || !skip(_items[i]))
+            var request = _items[i].Request;
+            if (skip is null || !skip(request))
             {
-                output[n++] = _items[i];
+                output[n++] = request;
             }
 
             var child = (2 * i) + 1;
@@ -235,17 +238,24 @@ internal sealed class IndexedHeap(int slot)
         SetIndex(item, i);
     }
 
-    private int Index(RequestState r) => slot == 0 ? r.HeapIndex0 : r.HeapIndex1;
+    private int Index(PolicyEntry e) => slot == 0 ? e.QueueIndex : e.IdleIndex;
 
-    private void SetIndex(RequestState r, int i)
+    /// <summary>The entry's position in this heap, or -1 (its position may be in another policy's heap).</summary>
+    private int Find(PolicyEntry e)
+    {
+        var i = Index(e);
+        return i >= 0 && i < Count && ReferenceEquals(_items[i], e) ? i : -1;
+    }
+
+    private void SetIndex(PolicyEntry e, int i)
     {
         if (slot == 0)
         {
-            r.HeapIndex0 = i;
+            e.QueueIndex = i;
         }
         else
         {
-            r.HeapIndex1 = i;
+            e.IdleIndex = i;
         }
     }
 }

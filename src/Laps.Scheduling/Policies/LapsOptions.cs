@@ -34,11 +34,11 @@ public enum PosteriorConditioning
 }
 
 /// <summary>
-/// Every knob of LAPS-SD (each one is described once, with its option, configuration key and CRD field, in
-/// <see cref="SchedulerKnobs"/>). <c>new LapsOptions()</c> is the product default, the best measured
+/// Every knob of LAPS-SD (docs/policies.md; each one is described once, with its option, configuration key and CRD
+/// field, in <see cref="SchedulerKnobs"/>). <c>new LapsOptions()</c> is the product default, the best measured
 /// (docs/evaluation.md): perceived service, Gittins order on a length posterior learned from completed requests'
 /// prediction errors, θ_0 of 2 steps, the top queue kept for first quanta, prediction before stability.
-/// <see cref="Paper"/> is the paper's literal reading.
+/// <see cref="Paper"/> is the literal reading (the paper preset of docs/policies.md).
 /// </summary>
 public sealed record LapsOptions
 {

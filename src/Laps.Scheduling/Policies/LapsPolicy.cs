@@ -48,25 +48,22 @@ public sealed class LapsPolicy : SchedulingPolicy
     public override int QueueLevel(RequestState request)
     {
         var level = CurrentKey(request).Level;
-        return level >= 0 ? level / 2 : request.Level;
+        return level >= 0 ? level / 2 : EntryOf(request).Level;
     }
 
-    protected override void OnAdmitted(RequestState request)
-    {
-        request.Level = 0;
-        UpdatePerceptibility(request);
-    }
+    protected override void OnAdmitted(RequestState request) => UpdatePerceptibility(request);
 
     protected override void OnStepped(RequestState request) => UpdatePerceptibility(request);
 
     protected override Priority KeyFor(RequestState request)
     {
+        var entry = EntryOf(request);
         if (!request.Perceptible)
         {
-            request.Level = _levels.LevelOf(request.AttainedService);
-            if (!Options.PredictBeforeStable || request.Level == 0)
+            entry.Level = _levels.LevelOf(request.AttainedService);
+            if (!Options.PredictBeforeStable || entry.Level == 0)
             {
-                return new((2 * request.Level) + 1, request.AttainedService, request.ArrivalTime, request.Id);
+                return new((2 * entry.Level) + 1, request.AttainedService, request.ArrivalTime, request.Id);
             }
         }
 
@@ -81,7 +78,7 @@ public sealed class LapsPolicy : SchedulingPolicy
         {
             LapsVariant.Perceived => _levels.LevelOf(rank),
             _ when Options.DemoteAfterPerceptible => _levels.LevelOf(request.AttainedService),
-            _ => request.Level,
+            _ => entry.Level,
         };
         if (Options.ReserveTopQueue && queue == 0 && Options.Queues > 1)
         {
@@ -111,8 +108,9 @@ public sealed class LapsPolicy : SchedulingPolicy
 
     private int[] Neighbourhood(RequestState request)
     {
-        // The neighbourhood depends only on the prediction and the posterior's snapshot: cache it per request.
-        if (request.PolicyScratch is CachedNeighbourhood cached && cached.Version == _posterior!.Version)
+        // The neighbourhood depends only on the prediction and the posterior's snapshot: cache it per admitted request.
+        var entry = request.Entry;
+        if (entry?.Scratch is CachedNeighbourhood cached && cached.Version == _posterior!.Version)
         {
             return cached.Lengths;
         }
@@ -121,7 +119,7 @@ public sealed class LapsPolicy : SchedulingPolicy
             ? _posterior!.ScaledByRatios(request.PredictedLength)
             : _posterior!.Neighbourhood(request.PredictedLength);
         var fresh = new CachedNeighbourhood(_posterior.Version, sample);
-        request.PolicyScratch = fresh;
+        entry?.Scratch = fresh;
         return fresh.Lengths;
     }
 
@@ -134,7 +132,7 @@ public sealed class LapsPolicy : SchedulingPolicy
         }
 
         // Under the paper's reading the request keeps the queue its attained service had reached.
-        request.Level = _levels.LevelOf(request.AttainedService);
+        EntryOf(request).Level = _levels.LevelOf(request.AttainedService);
         request.Perceptible = true;
         request.StepsAtPerceptible = request.Steps;
         request.EstimateAtPerceptible = EstimatedRemainingSeconds(request);

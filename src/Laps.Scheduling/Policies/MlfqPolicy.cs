@@ -54,18 +54,19 @@ public sealed class MlfqPolicy : SchedulingPolicy
     public MlfqOptions Options { get; }
     public override string Name => PolicyName;
 
-    public override int QueueLevel(RequestState request) => request.Level;
+    public override int QueueLevel(RequestState request) => EntryOf(request).Level;
 
     protected override Priority KeyFor(RequestState request)
     {
+        var entry = EntryOf(request);
         var level = _levels.LevelOf(request.AttainedService);
-        if (level != request.Level || request.LevelEnteredSequence == 0)
+        if (level != entry.Level || entry.LevelEnteredSequence == 0)
         {
-            request.Level = level;
-            request.LevelEnteredSequence = NextSequence();
+            entry.Level = level;
+            entry.LevelEnteredSequence = NextSequence();
         }
 
-        return new(level, request.LevelEnteredSequence, 0, request.Id);
+        return new(level, entry.LevelEnteredSequence, 0, request.Id);
     }
 
     private static MlfqOptions Checked(MlfqOptions? options)

@@ -60,7 +60,7 @@ public abstract class SchedulingPolicy
     private readonly IndexedHeap _queue = new(0);
     private readonly IndexedHeap? _idle;
     private readonly StarvationGuard? _guard;
-    private readonly List<RequestState> _boosted = [];
+    private readonly List<PolicyEntry> _boosted = [];
     private long _levelSequence;
 
     protected SchedulingPolicy(PolicyContext context, StarvationGuard? guard)
@@ -111,32 +111,46 @@ public abstract class SchedulingPolicy
     /// <summary>Whether a request's key changes when it starts running (non-preemptive policies).</summary>
     protected virtual bool KeyDependsOnRunning => false;
 
+    /// <summary>Queues a request with fresh policy state (no boost, no level, no scratch), whatever it went through before.</summary>
     public void Admit(RequestState request)
     {
-        request.LastServedDecision = Decisions;
+        if (request.Entry is not null)
+        {
+            throw new InvalidOperationException($"request {request.Id} is already admitted");
+        }
+
+        var entry = new PolicyEntry(request) { LastServedDecision = Decisions };
+        request.Entry = entry;
         OnAdmitted(request);
-        _queue.Insert(request, EffectiveKey(request));
-        _idle?.Insert(request, IdleKey(request));
+        _queue.Insert(entry, EffectiveKey(entry));
+        _idle?.Insert(entry, IdleKey(entry));
     }
 
     /// <summary>Call after recording a step on a request that stays queued.</summary>
     public void Stepped(RequestState request)
     {
         OnStepped(request);
-        _queue.Update(request, EffectiveKey(request));
+        var entry = EntryOf(request);
+        _queue.Update(entry, EffectiveKey(entry));
     }
 
+    /// <summary>Drops a request and the policy's state for it; a request this policy does not hold is ignored.</summary>
     public void Remove(RequestState request)
     {
-        _queue.Remove(request);
+        if (request.Entry is not { } entry || !_queue.Remove(entry))
+        {
+            return;
+        }
+
+        request.Entry = null;
         if (_idle is not null)
         {
-            _idle.Remove(request);
-            _boosted.Remove(request);
+            _idle.Remove(entry);
+            _boosted.Remove(entry);
         }
     }
 
-    public bool Contains(RequestState request) => _queue.Contains(request);
+    public bool Contains(RequestState request) => request.Entry is { } entry && _queue.Contains(entry);
 
     /// <summary>
     /// Takes one decision: writes up to <c>output.Length</c> requests, best first, skipping those
@@ -157,8 +171,9 @@ public abstract class SchedulingPolicy
         {
             for (var i = 0; i < n; i++)
             {
-                output[i].LastServedDecision = Decisions;
-                _idle.Update(output[i], IdleKey(output[i]));
+                var entry = output[i].Entry!;
+                entry.LastServedDecision = Decisions;
+                _idle.Update(entry, IdleKey(entry));
             }
         }
 
@@ -168,35 +183,39 @@ public abstract class SchedulingPolicy
     /// <summary>A request the host added to a decision after <see cref="Select"/> passed it over: it was served now.</summary>
     internal void Served(RequestState request)
     {
-        if (_idle is not null)
+        if (_idle is not null && request.Entry is { } entry)
         {
-            request.LastServedDecision = Decisions;
-            _idle.Update(request, IdleKey(request));
+            entry.LastServedDecision = Decisions;
+            _idle.Update(entry, IdleKey(entry));
         }
     }
 
     /// <summary>Called by the host when a request's running flag changed.</summary>
     internal void RunningChanged(RequestState request)
     {
-        if (KeyDependsOnRunning && _queue.Contains(request))
+        if (KeyDependsOnRunning && request.Entry is { } entry && _queue.Contains(entry))
         {
-            _queue.Update(request, EffectiveKey(request));
+            _queue.Update(entry, EffectiveKey(entry));
         }
     }
 
     /// <summary>Priority as currently held in the queue (for tests and preemption rules).</summary>
-    public Priority CurrentKey(RequestState request) => _queue.KeyOf(request);
+    public Priority CurrentKey(RequestState request) => _queue.KeyOf(EntryOf(request));
 
     /// <summary>A monotone counter for FCFS order inside a level (deterministic, no clock).</summary>
     protected long NextSequence() => ++_levelSequence;
 
-    private Priority EffectiveKey(RequestState r)
+    /// <summary>The policy's state for an admitted request.</summary>
+    private protected static PolicyEntry EntryOf(RequestState request)
+        => request.Entry ?? throw new InvalidOperationException($"request {request.Id} is not admitted");
+
+    private Priority EffectiveKey(PolicyEntry e)
     {
-        var key = KeyFor(r);
-        return r.BoostUntilDecision > Decisions ? key with { Level = BoostLevel } : key;
+        var key = KeyFor(e.Request);
+        return e.BoostUntilDecision > Decisions ? key with { Level = BoostLevel } : key;
     }
 
-    private static Priority IdleKey(RequestState r) => new(0, r.LastServedDecision, r.ArrivalTime, r.Id);
+    private static Priority IdleKey(PolicyEntry e) => new(0, e.LastServedDecision, e.Request.ArrivalTime, e.Request.Id);
 
     /// <summary>
     /// Ends the boosts whose last decision has passed. A key is otherwise recomputed only when a step is reported,
@@ -215,10 +234,7 @@ public abstract class SchedulingPolicy
 
             _boosted[i] = _boosted[^1];
             _boosted.RemoveAt(_boosted.Count - 1);
-            if (_queue.Contains(r))
-            {
-                _queue.Update(r, EffectiveKey(r));
-            }
+            _queue.Update(r, EffectiveKey(r));
         }
     }
 

@@ -1,4 +1,5 @@
 using Laps.Scheduling.Acceptance;
+using Laps.Scheduling.Policies;
 
 namespace Laps.Scheduling.Requests;
 
@@ -72,19 +73,8 @@ public sealed class RequestState
     /// <summary>Simulation-only ground truth for the oracle bound; null when serving live.</summary>
     public OracleInfo? Oracle { get; init; }
 
-    /// <summary>Decision counter value when this request last ran (for starvation guards).</summary>
-    internal long LastServedDecision { get; set; }
-    internal long SelectedInDecision { get; set; } = -1;
-    internal long BoostUntilDecision { get; set; } = -1;
-    internal int Level { get; set; }
-    internal long LevelEnteredSequence { get; set; }
-
-    /// <summary>Per-request scratch owned by the policy (e.g. a cached length posterior).</summary>
-    internal object? PolicyScratch { get; set; }
-
-    // Positions in the policies' indexed heaps (-1 when absent).
-    internal int HeapIndex0 = -1;
-    internal int HeapIndex1 = -1;
+    /// <summary>The admitting policy's state for this request; null while it is not admitted.</summary>
+    internal PolicyEntry? Entry;
 
     /// <summary>Records one speculative-decoding step that this request took part in.</summary>
     public void RecordStep(int emitted, int drafted, int accepted, double stepSeconds, double now)
@@ -102,9 +92,6 @@ public sealed class RequestState
             FirstTokenTime = now;
         }
     }
-
-    /// <summary>Service already given in a prefill (prompt processing) counts as attained service too.</summary>
-    public void AddService(double seconds) => AttainedService += seconds;
 
     public override string ToString() => $"req {Id} (gen {Generated}/{PredictedLength:F0}, att {AttainedService * 1000:F1} ms)";
 }

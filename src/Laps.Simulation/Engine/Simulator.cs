@@ -1,4 +1,5 @@
 using Laps.Scheduling;
+using Laps.Scheduling.Kv;
 using Laps.Scheduling.Policies;
 using Laps.Scheduling.Prediction;
 using Laps.Scheduling.Requests;
@@ -56,8 +57,8 @@ public sealed class Simulator
         var latencies = new double[n];
         var ttfts = new double[n];
         var finishTimes = new double[n];
-        var lru = new LinkedList<Slot>();
-        long residentTokens = 0, steps = 0, recomputed = 0;
+        var kvCache = new KvCache<Slot>(_options.KvCapacityTokens);
+        long steps = 0, recomputed = 0;
         double now = 0, busy = 0, apeSum = 0;
         int apeCount = 0, finished = 0, next = 0;
         long preemptions = 0;
@@ -87,44 +88,38 @@ public sealed class Simulator
             {
                 foreach (var p in decision.Preempted)
                 {
-                    Evict(states[p.Id], lru, ref residentTokens);
+                    states[p.Id].Evict(kvCache);
                 }
             }
 
             long prefill = 0, kv = 0;
             var batch = decision.Selected;
+            kvCache.BeginBatch();
             for (var i = 0; i < batch.Count; i++)
             {
                 var slot = states[batch[i].Id];
-                if (!slot.Resident)
+                var tokens = slot.Request.PromptTokens + slot.State.Generated;
+                if (slot.Kv is { IsResident: true } resident)
                 {
-                    var tokens = slot.Request.PromptTokens + slot.State.Generated;
-                    prefill += tokens;
-                    if (slot.Started)
-                    {
-                        recomputed += tokens;
-                    }
-
-                    slot.Resident = true;
-                    slot.Node = lru.AddLast(slot);
-                    residentTokens += tokens;
+                    kvCache.Touch(resident);
                 }
                 else
                 {
-                    lru.Remove(slot.Node!);
-                    lru.AddLast(slot.Node!);
+                    prefill += tokens;
+                    if (slot.Kv is not null)
+                    {
+                        recomputed += tokens; // it ran before and lost its KV cache
+                    }
+
+                    slot.Kv = kvCache.Admit(slot, tokens);
                 }
 
-                slot.Started = true;
-                kv += slot.Request.PromptTokens + slot.State.Generated;
+                kv += tokens;
             }
 
-            // Over capacity: evict the least recently served sequences. This batch sits at the LRU tail, so the
-            // scan stops at the first running one.
-            while (residentTokens > _options.KvCapacityTokens && lru.First is { } victim && !victim.Value.State.Running)
-            {
-                Evict(victim.Value, lru, ref residentTokens);
-            }
+            // Over capacity: evict the least recently served sequences outside this batch. The step's own growth is
+            // not reserved: the next placement makes room for it.
+            kvCache.MakeRoom(growthTokens: 0);
 
             var dt = _options.StepTime.StepSeconds(_options.Proposer, k, batch.Count, prefill, kv);
             now += dt;
@@ -143,12 +138,12 @@ public sealed class Simulator
                     ? _options.StepTime.HardwareFactor * _options.StepTime.VerifyPerTokenSeconds * (slot.Request.PromptTokens + slot.State.Generated + emitted)
                     : 0;
                 scheduler.RecordStep(slot.State, emitted, replay.Drafted, replay.Accepted, dt, now);
-                residentTokens += emitted;
+                kvCache.Grow(slot.Kv!, emitted);
                 if (replay.Finished)
                 {
                     var s = slot.State;
                     scheduler.Finish(s, now);
-                    Evict(slot, lru, ref residentTokens);
+                    slot.Evict(kvCache);
                     latencies[slot.Request.Index] = now - s.ArrivalTime;
                     ttfts[slot.Request.Index] = s.FirstTokenTime!.Value - s.ArrivalTime;
                     finishTimes[slot.Request.Index] = now;
@@ -180,26 +175,21 @@ public sealed class Simulator
             finishTimes);
     }
 
-    private static void Evict(Slot slot, LinkedList<Slot> lru, ref long residentTokens)
-    {
-        if (!slot.Resident)
-        {
-            return;
-        }
-
-        lru.Remove(slot.Node!);
-        slot.Node = null;
-        slot.Resident = false;
-        residentTokens -= slot.Request.PromptTokens + slot.State.Generated;
-    }
-
     private sealed class Slot(SimulatedRequest request, RequestState state)
     {
         public SimulatedRequest Request { get; } = request;
         public RequestState State { get; } = state;
         public int Position { get; set; }
-        public bool Resident { get; set; }
-        public bool Started { get; set; }
-        public LinkedListNode<Slot>? Node { get; set; }
+
+        /// <summary>Its place in the KV cache since it first ran; not resident once evicted.</summary>
+        public KvEntry<Slot>? Kv { get; set; }
+
+        public void Evict(KvCache<Slot> kvCache)
+        {
+            if (Kv is not null)
+            {
+                kvCache.Evict(Kv);
+            }
+        }
     }
 }

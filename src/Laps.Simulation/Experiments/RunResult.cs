@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace Laps.Simulation.Experiments;
 
-/// <summary>One policy on one workload, load, batch size and seed: the row of results.json (product.md §3).</summary>
+/// <summary>One policy on one workload, load, batch size and seed: the row of results.json (docs/cli.md).</summary>
 public sealed record RunResult
 {
     [JsonPropertyName("policy")] public required string Policy { get; init; }

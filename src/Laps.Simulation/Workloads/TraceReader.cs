@@ -7,7 +7,7 @@ namespace Laps.Simulation.Workloads;
 public enum TraceFormat
 {
     /// <summary>
-    /// The compact layout of <c>shared/traces/README.md</c>: <c>id</c>, <c>dataset</c>, <c>prompt_tokens</c>,
+    /// The compact layout (docs/workloads.md, "Trace formats"): <c>id</c>, <c>dataset</c>, <c>prompt_tokens</c>,
     /// <c>output_tokens</c>, <c>acc_len_eagle</c>, <c>acc_len_ngram</c>, <c>prompt_token_ids</c>.
     /// </summary>
     Compact,

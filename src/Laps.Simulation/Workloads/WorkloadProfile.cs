@@ -87,7 +87,7 @@ public sealed record WorkloadProfile(
 /// "Measured" numbers below were fitted here to the SpecDecode-Bench traces (Llama-3.1-8B-Instruct on an H100,
 /// github.com/SpecDecode-Bench/simulator, arXiv 2601.11580) and to the Azure LLM inference trace 2023 (Azure Public
 /// Dataset, CC-BY 4.0); α per request is <see cref="SyntheticAcceptance.EstimateAlpha"/>. Output log-normal fits and
-/// EAGLE α are those of the project's workload notes (design/workloads.md).
+/// EAGLE α come with their sources in docs/workloads.md.
 /// </remarks>
 public static class WorkloadProfiles
 {
@@ -99,7 +99,7 @@ public static class WorkloadProfiles
         OutputTokens: new(6.18, 1.03),
         Eagle: new(0.63, 0.10),
         Ngram: new(0.22, 0.18, NoiseSd: 0.15),
-        Source: "ShareGPT. Output lnN(6.18, 1.03) (mean 728, median 572, p99 7767) and EAGLE α 0.63 (sd 0.10) from design/workloads.md; "
+        Source: "ShareGPT. Output lnN(6.18, 1.03) (mean 728, median 572, p99 7767) and EAGLE α 0.63 (sd 0.10) from docs/workloads.md; "
                 + "prompt lnN(5.22, 1.13) and n-gram α 0.22 (sd 0.18) measured on the 310 ShareGPT requests of the " + TraceNote + ".");
 
     /// <summary>General chat: ShareGPT's numbers under the name most users look for.</summary>
@@ -116,7 +116,7 @@ public static class WorkloadProfiles
         OutputTokens: new(5.72, 0.37),
         Eagle: new(0.64, 0.06),
         Ngram: new(0.29, 0.12, NoiseSd: 0.15),
-        Source: "CNN/DailyMail summarisation. Output lnN(5.72, 0.37) (mean 323, median 338) and EAGLE α 0.64 from design/workloads.md; "
+        Source: "CNN/DailyMail summarisation. Output lnN(5.72, 0.37) (mean 323, median 338) and EAGLE α 0.64 from docs/workloads.md; "
                 + "prompt lnN(6.62, 0.47), EAGLE sd 0.06 and n-gram α 0.29 (sd 0.12) measured on the 300 CNN/DM requests of the " + TraceNote + ".");
 
     public static WorkloadProfile Gsm8k { get; } = new(
@@ -125,7 +125,7 @@ public static class WorkloadProfiles
         OutputTokens: new(5.06, 0.33),
         Eagle: new(0.66, 0.05),
         Ngram: new(0.15, 0.07, NoiseSd: 0.15),
-        Source: "GSM8K maths word problems. Output lnN(5.06, 0.33) (mean 166, median 162) and EAGLE α 0.66 from design/workloads.md; "
+        Source: "GSM8K maths word problems. Output lnN(5.06, 0.33) (mean 166, median 162) and EAGLE α 0.66 from docs/workloads.md; "
                 + "prompt lnN(4.52, 0.22), EAGLE sd 0.05 and n-gram α 0.15 (sd 0.07) measured on the 300 GSM8K requests of the " + TraceNote + ".");
 
     public static WorkloadProfile InstructCoder { get; } = new(
@@ -135,7 +135,7 @@ public static class WorkloadProfiles
         Eagle: new(0.70, 0.08),
         Ngram: new(0.55, 0.20, NoiseSd: 0.20),
         Source: "InstructCoder code edits. Output lnN(5.01, 0.80) (mean 262, median 144) and EAGLE α 0.70 (code 0.66-0.74, sd up to 0.11) from "
-                + "design/workloads.md; n-gram α 0.55 (sd 0.20) is the top of the workloads.md n-gram range, because edits copy the prompt "
+                + "docs/workloads.md; n-gram α 0.55 (sd 0.20) is the top of the docs/workloads.md n-gram range, because edits copy the prompt "
                 + "(upstream combined_instructcoder.jsonl shows n-gram runs of 20+ tokens); prompt lnN(5.45, 0.60) is a rough estimate "
                 + "from a few upstream records (≈ 120-430 tokens), not a fit.");
 
@@ -146,7 +146,7 @@ public static class WorkloadProfiles
         Eagle: ShareGpt.Eagle,
         Ngram: ShareGpt.Ngram,
         Source: "Azure LLM inference trace 2023, conversation (Azure Public Dataset, CC-BY 4.0; Splitwise, ISCA 2024). Output lnN(5.02, 0.86) "
-                + "(mean 211, median 129) from design/workloads.md; prompt lnN(6.63, 0.99) (mean 1155, median 1020) fitted to the 19,366 "
+                + "(mean 211, median 129) from docs/workloads.md; prompt lnN(6.63, 0.99) (mean 1155, median 1020) fitted to the 19,366 "
                 + "requests' ContextTokens. The trace has no acceptance data: acceptance is ShareGPT's (closest measured conversational set).");
 
     /// <summary>Production code completion: long prompts, very short answers.</summary>
@@ -159,7 +159,7 @@ public static class WorkloadProfiles
         Source: "Azure LLM inference trace 2023, code (AzureLLMInferenceTrace_code.csv; Azure Public Dataset, CC-BY 4.0): prompt lnN(6.92, 1.45) "
                 + "and output lnN(2.67, 0.76) fitted to the trace's first 264 requests (medians 1479 and 13 tokens, matching the medians "
                 + "Splitwise reports, ≈ 1500 and 13); prompts capped at 8192 as in the trace (max 7436). Acceptance: EAGLE α 0.70 (sd 0.08) "
-                + "for code from design/workloads.md; n-gram as 'instructcoder'.")
+                + "for code from docs/workloads.md; n-gram as 'instructcoder'.")
     {
         MaxPromptTokens = 8192,
     };

@@ -1,12 +1,14 @@
 using System.Globalization;
+using Laps.Scheduling.Kv;
 using Laps.Simulation.Workloads;
 
 namespace Laps.Worker.Sim;
 
 /// <summary>
-/// The sim engine's state machine, without gRPC or a clock: the sequences a worker holds (their KV cache), the LRU
-/// order in which it evicts them, and the replay of each sequence's acceptance trace step by step. A Step returns how
-/// long the steps take by the step-time model; waiting that long is the caller's business.
+/// The sim engine's state machine, without gRPC or a clock: the sequences a worker holds, their KV cache (the
+/// simulator's <see cref="KvCache{T}"/>: the same accounting and LRU eviction), and the replay of each sequence's
+/// acceptance trace step by step. A Step returns how long the steps take by the step-time model; waiting that long is
+/// the caller's business.
 /// </summary>
 /// <remarks>
 /// <para>Lifecycle: a sequence the engine does not hold is created from its prompt (+ generated ids) and prefilled in
@@ -23,12 +25,9 @@ public sealed class SimEngine
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, HeldSequence> _held = new(StringComparer.Ordinal);
-
-    // First: least recently stepped.
-    private readonly LinkedList<HeldSequence> _lru = new();
+    private readonly KvCache<HeldSequence> _kv;
     private readonly SimWorkerOptions _options;
     private readonly AcceptanceSource _acceptance;
-    private long _kvTokens;
 
     public SimEngine(SimWorkerOptions options, AcceptanceSource acceptance)
     {
@@ -42,6 +41,7 @@ public sealed class SimEngine
 
         _options = options;
         _acceptance = acceptance;
+        _kv = new KvCache<HeldSequence>(options.KvCapacityTokens);
     }
 
     public SimWorkerOptions Options => _options;
@@ -52,7 +52,7 @@ public sealed class SimEngine
         {
             lock (_lock)
             {
-                return _kvTokens;
+                return _kv.TokensInUse;
             }
         }
     }
@@ -89,17 +89,14 @@ public sealed class SimEngine
         {
             // 1. Resolve each sequence: held, or new (needs its prompt). Nothing changes until all are resolved.
             var members = new Member[batch.Count];
-            var batchIds = new HashSet<string>(StringComparer.Ordinal);
-            long reserve = 0, heldInBatch = 0;
+            long reserve = 0, growth = 0;
             for (var i = 0; i < batch.Count; i++)
             {
                 var input = batch[i];
-                batchIds.Add(input.SequenceId);
                 var maxTokens = input.MaxTokens == 0 ? _options.DefaultMaxTokens : input.MaxTokens;
                 if (_held.TryGetValue(input.SequenceId, out var held))
                 {
                     members[i] = new Member(held, maxTokens, Prefill: false);
-                    heldInBatch += held.KvTokens;
                 }
                 else
                 {
@@ -117,31 +114,22 @@ public sealed class SimEngine
                 }
 
                 // A newcomer whose prefix already finished it is never admitted, so it reserves nothing.
-                reserve += members[i] is { Prefill: true, AlreadyDone: true } ? 0 : members[i].Sequence.KvTokens + members[i].Growth(steps, k);
+                var grows = members[i].Growth(steps, k);
+                growth += grows;
+                reserve += members[i] is { Prefill: true, AlreadyDone: true } ? 0 : members[i].Sequence.KvTokens + grows;
             }
 
-            // 2. Capacity: the batch alone must fit; then evict the least recently stepped sequences outside it.
-            if (reserve > _options.KvCapacityTokens)
+            // 2. Capacity: the batch alone must fit.
+            if (reserve > _kv.CapacityTokens)
             {
                 throw new WorkerException(WorkerErrorKind.ResourceExhausted, string.Create(CultureInfo.InvariantCulture,
-                    $"the batch needs up to {reserve} KV tokens (prompts, generated tokens and {steps} steps of growth) but kv_capacity_tokens is {_options.KvCapacityTokens}: send fewer or shorter sequences, or fewer steps"));
+                    $"the batch needs up to {reserve} KV tokens (prompts, generated tokens and {steps} steps of growth) but kv_capacity_tokens is {_kv.CapacityTokens}: send fewer or shorter sequences, or fewer steps"));
             }
 
-            var evicted = new List<string>();
-            for (var node = _lru.First; node is not null && (_kvTokens - heldInBatch) + reserve > _options.KvCapacityTokens;)
-            {
-                var next = node.Next;
-                if (!batchIds.Contains(node.Value.Id))
-                {
-                    evicted.Add(node.Value.Id);
-                    Remove(node.Value);
-                }
-
-                node = next;
-            }
-
-            // 3. Admit newcomers and mark the batch most recently used, in batch order.
+            // 3. Admit newcomers and mark the batch most recently used, in batch order; then evict the least recently
+            // stepped sequences outside it until the batch's growth fits.
             long prefillTokens = 0;
+            _kv.BeginBatch();
             foreach (var member in members)
             {
                 var sequence = member.Sequence;
@@ -154,14 +142,19 @@ public sealed class SimEngine
 
                     prefillTokens += sequence.KvTokens - member.CachedTokens;
                     _held.Add(sequence.Id, sequence);
-                    sequence.Node = _lru.AddLast(sequence);
-                    _kvTokens += sequence.KvTokens;
+                    sequence.Kv = _kv.Admit(sequence, sequence.KvTokens);
                 }
                 else
                 {
-                    _lru.Remove(sequence.Node!);
-                    _lru.AddLast(sequence.Node!);
+                    _kv.Touch(sequence.Kv!);
                 }
+            }
+
+            var evicted = new List<HeldSequence>();
+            _kv.MakeRoom(growth, evicted);
+            foreach (var sequence in evicted)
+            {
+                _held.Remove(sequence.Id);
             }
 
             // 4. Run the steps. Sequences finished by their prefix (or by a lowered max_tokens) take none.
@@ -224,7 +217,7 @@ public sealed class SimEngine
                     member.Prefill && !member.AlreadyDone);
             }
 
-            return new StepOutcome(outputs, stepsRun, seconds, _kvTokens, evicted);
+            return new StepOutcome(outputs, stepsRun, seconds, _kv.TokensInUse, evicted.ConvertAll(e => e.Id));
         }
     }
 
@@ -329,10 +322,7 @@ public sealed class SimEngine
             tally.Tokens.Add(token);
         }
 
-        if (_held.ContainsKey(sequence.Id))
-        {
-            _kvTokens += emitted;
-        }
+        _kv.Grow(sequence.Kv!, emitted);
 
         tally.Steps++;
         tally.Drafted += replay.Drafted;
@@ -352,13 +342,7 @@ public sealed class SimEngine
     private void Remove(HeldSequence sequence)
     {
         _held.Remove(sequence.Id);
-        if (sequence.Node is not null)
-        {
-            _lru.Remove(sequence.Node);
-            sequence.Node = null;
-        }
-
-        _kvTokens -= sequence.KvTokens;
+        _kv.Evict(sequence.Kv!);
     }
 
     /// <summary>A sequence's state: its prefix and its place in the replay (position = tokens generated).</summary>
@@ -372,7 +356,8 @@ public sealed class SimEngine
 
         public SequenceScript Script { get; } = script;
 
-        public LinkedListNode<HeldSequence>? Node { get; set; }
+        /// <summary>Its place in the KV cache while held.</summary>
+        public KvEntry<HeldSequence>? Kv { get; set; }
 
         public long KvTokens => Prompt.Length + Generated.Count;
 

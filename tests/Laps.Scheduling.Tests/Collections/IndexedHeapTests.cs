@@ -1,5 +1,6 @@
 using CsCheck;
 using Laps.Scheduling.Collections;
+using Laps.Scheduling.Policies;
 using Laps.Scheduling.Requests;
 using static Laps.Scheduling.Tests.Builders.RequestBuilder;
 
@@ -29,12 +30,12 @@ public sealed class IndexedHeapTests
             operations =>
             {
                 var heap = new IndexedHeap(slot);
-                var reference = new Dictionary<RequestState, Priority>();
-                var requests = Enumerable.Range(0, 41).Select(i => Request(i).Build()).ToArray();
+                var reference = new Dictionary<PolicyEntry, Priority>();
+                var entries = Enumerable.Range(0, 41).Select(i => Entry(i)).ToArray();
                 foreach (var (op, who, level, primary, k) in operations)
                 {
-                    var r = requests[who];
-                    var key = new Priority(level, primary, (who * 7) % 3, r.Id);
+                    var r = entries[who];
+                    var key = new Priority(level, primary, (who * 7) % 3, r.Request.Id);
                     switch (op)
                     {
                         case Op.Insert when !reference.ContainsKey(r):
@@ -52,19 +53,19 @@ public sealed class IndexedHeapTests
                             break;
                     }
 
-                    var sorted = reference.OrderBy(kv => kv.Value).Select(kv => kv.Key).ToList();
+                    var sorted = reference.OrderBy(kv => kv.Value).Select(kv => kv.Key.Request).ToList();
                     Assert.Equal(reference.Count, heap.Count);
                     if (sorted.Count > 0)
                     {
-                        Assert.Same(sorted[0], heap.Peek());
-                        Assert.Equal(reference[sorted[0]], heap.PeekKey());
+                        Assert.Same(sorted[0], heap.Peek().Request);
+                        Assert.Equal(reference[heap.Peek()], heap.PeekKey());
                     }
 
                     Assert.Equal(sorted.Take(k), TopK(heap, k));
                     Assert.Equal(sorted.Where(q => !Skip(q)).Take(k), TopK(heap, k, Skip));
                 }
 
-                foreach (var q in requests)
+                foreach (var q in entries)
                 {
                     Assert.Equal(reference.TryGetValue(q, out var expected), heap.Contains(q));
                     if (heap.Contains(q))
@@ -78,11 +79,11 @@ public sealed class IndexedHeapTests
     }
 
     [Fact]
-    public void A_request_can_sit_in_both_slots_with_different_keys()
+    public void An_entry_can_sit_in_both_slots_with_different_keys()
     {
         var first = new IndexedHeap(0);
         var second = new IndexedHeap(1);
-        RequestState a = Request(1), b = Request(2);
+        PolicyEntry a = Entry(1), b = Entry(2);
         first.Insert(a, new Priority(0, 1, 0, 1));
         first.Insert(b, new Priority(0, 2, 0, 2));
         second.Insert(a, new Priority(0, 9, 0, 1));
@@ -100,10 +101,9 @@ public sealed class IndexedHeapTests
     public void TopK_does_not_change_the_heap()
     {
         var heap = new IndexedHeap(0);
-        var requests = Enumerable.Range(0, 10).Select(i => Request(i).Build()).ToArray();
-        foreach (var r in requests)
+        foreach (var r in Enumerable.Range(0, 10).Select(i => Entry(i)))
         {
-            heap.Insert(r, new Priority(0, 10 - r.Id, 0, r.Id));
+            heap.Insert(r, new Priority(0, 10 - r.Request.Id, 0, r.Request.Id));
         }
 
         var once = TopK(heap, 4);
@@ -117,11 +117,13 @@ public sealed class IndexedHeapTests
     public void TopK_grows_past_its_initial_scratch_and_storage()
     {
         var heap = new IndexedHeap(0);
-        var requests = Enumerable.Range(0, 500).Select(i => Request(i).Build()).ToArray();
-        foreach (var r in requests.Reverse())
+        var entries = Enumerable.Range(0, 500).Select(i => Entry(i)).ToArray();
+        foreach (var e in entries.Reverse())
         {
-            heap.Insert(r, new Priority(0, r.Id % 17, 0, r.Id));
+            heap.Insert(e, new Priority(0, e.Request.Id % 17, 0, e.Request.Id));
         }
+
+        var requests = entries.Select(e => e.Request).ToArray();
 
         var expected = requests.OrderBy(r => r.Id % 17).ThenBy(r => r.Id).Take(300);
 
@@ -134,7 +136,7 @@ public sealed class IndexedHeapTests
     {
         var heap = new IndexedHeap(0);
         Assert.Empty(TopK(heap, 3));
-        heap.Insert(Request(1), new Priority(0, 0, 0, 1));
+        heap.Insert(Entry(1), new Priority(0, 0, 0, 1));
         Assert.Empty(TopK(heap, 0));
     }
 
@@ -142,7 +144,7 @@ public sealed class IndexedHeapTests
     public void Inserting_a_queued_request_again_throws()
     {
         var heap = new IndexedHeap(0);
-        RequestState r = Request(5);
+        var r = Entry(5);
         heap.Insert(r, default);
 
         Assert.Throws<InvalidOperationException>(() => heap.Insert(r, default));
@@ -151,13 +153,13 @@ public sealed class IndexedHeapTests
     [Fact]
     public void Updating_a_request_that_is_not_queued_throws()
     {
-        Assert.Throws<InvalidOperationException>(() => new IndexedHeap(0).Update(Request(5), default));
+        Assert.Throws<InvalidOperationException>(() => new IndexedHeap(0).Update(Entry(5), default));
     }
 
     [Fact]
     public void Removing_a_request_that_is_not_queued_returns_false()
     {
-        Assert.False(new IndexedHeap(0).Remove(Request(5)));
+        Assert.False(new IndexedHeap(0).Remove(Entry(5)));
     }
 
     [Fact]
@@ -166,6 +168,24 @@ public sealed class IndexedHeapTests
         Assert.Throws<InvalidOperationException>(() => new IndexedHeap(0).Peek());
         Assert.Throws<InvalidOperationException>(() => new IndexedHeap(0).PeekKey());
     }
+
+    [Fact]
+    public void An_entry_queued_in_another_heap_of_the_same_slot_is_not_found()
+    {
+        var mine = new IndexedHeap(0);
+        var other = new IndexedHeap(0);
+        PolicyEntry a = Entry(1), b = Entry(2);
+        mine.Insert(a, default);
+        other.Insert(b, default);
+
+        Assert.False(mine.Contains(b));
+        Assert.False(mine.Remove(b));
+        Assert.Throws<InvalidOperationException>(() => mine.Update(b, default));
+        Assert.Throws<InvalidOperationException>(() => mine.KeyOf(b));
+        Assert.True(other.Contains(b));
+    }
+
+    private static PolicyEntry Entry(long id) => new(Request(id));
 
     private static bool Skip(RequestState r) => r.Id % 3 == 0;
 

@@ -2,7 +2,7 @@ using Laps.Scheduling.Estimation;
 
 namespace Laps.Scheduling.Tests.Estimation;
 
-/// <summary>Hand calculations from workloads.md (Llama-3.1-8B on an H100, EAGLE head).</summary>
+/// <summary>Hand calculations from docs/workloads.md (Llama-3.1-8B on an H100, EAGLE head).</summary>
 public sealed class StepTimeModelTests
 {
     private static readonly StepTimeModel Model = StepTimeModel.H100Llama8B;

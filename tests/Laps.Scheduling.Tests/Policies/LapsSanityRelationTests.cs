@@ -7,7 +7,7 @@ using static Laps.Scheduling.Tests.Builders.RequestBuilder;
 namespace Laps.Scheduling.Tests.Policies;
 
 /// <summary>
-/// product.md §1: tolerance 0 (never stable) makes LAPS-SD least-attained-service; tolerance ∞ with no minimum step
+/// docs/policies.md: tolerance 0 (never stable) makes LAPS-SD least-attained-service; tolerance ∞ with no minimum step
 /// count and perfect predictions makes it SRPT on true remaining time. Checked decision by decision on random
 /// scenarios (arrival gaps in steps, true lengths, acceptances, batch size), driven through <see cref="BatchScheduler"/>.
 /// </summary>

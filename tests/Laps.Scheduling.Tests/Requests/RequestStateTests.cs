@@ -31,17 +31,6 @@ public sealed class RequestStateTests
         Assert.Equal(2, r.FirstTokenTime);
     }
 
-    [Fact]
-    public void AddService_counts_prefill_time_as_attained_service()
-    {
-        RequestState r = Request(1);
-
-        r.AddService(0.5);
-
-        Assert.Equal(0.5, r.AttainedService);
-        Assert.Equal(0, r.Steps);
-    }
-
     [Theory]
     [InlineData(-1, 4, 2)]
     [InlineData(1, -4, 0)]
