@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using Laps.Cli.Commands;
+using Microsoft.Extensions.Options;
 
 namespace Laps.Cli;
 
@@ -31,8 +32,10 @@ internal sealed class LapsCommand : RootCommand
     public WorkerCommand Worker { get; }
 
     /// <summary>
-    /// Parses and runs <paramref name="args"/>. A parse error becomes one line on stderr and exit code 2,
-    /// rather than System.CommandLine's usual help dump and exit code 1.
+    /// Parses and runs <paramref name="args"/>. A usage error, found while parsing or thrown by a command as
+    /// <see cref="UsageException"/> (or by the sidecar's options validation), becomes one line on stderr,
+    /// "laps sim: --load: '0.x' is not a number", and exit code 2, rather than a help dump or a stack trace.
+    /// This is the one place that handles them.
     /// </summary>
     public int Invoke(IReadOnlyList<string> args, InvocationConfiguration? configuration = null)
     {
@@ -40,13 +43,35 @@ internal sealed class LapsCommand : RootCommand
         var parseResult = Parse(args);
         if (parseResult.Errors.Count > 0 && parseResult.Action is not { ClearsParseErrors: true })
         {
-            // Every error, on one line: "laps sim: --load: '0.x' is not a number".
-            var messages = parseResult.Errors.Select(e => OneLine(e.Message).TrimEnd('.')).Distinct(StringComparer.Ordinal);
-            configuration.Error.WriteLine($"{CommandPath(parseResult.CommandResult)}: {string.Join("; ", messages)}");
-            return ExitCodes.Usage;
+            return Usage(configuration, parseResult, parseResult.Errors.Select(e => e.Message));
         }
 
-        return parseResult.Invoke(configuration);
+        configuration.EnableDefaultExceptionHandler = false;
+        try
+        {
+            return parseResult.Invoke(configuration);
+        }
+        catch (Exception e) when (SimCommand.Unwrap(e) is UsageException usage)
+        {
+            return Usage(configuration, parseResult, [usage.Message]);
+        }
+        catch (OptionsValidationException e)
+        {
+            // Settings from appsettings.json or the environment that no option overrode.
+            return Usage(configuration, parseResult, e.Failures);
+        }
+        catch (Exception e)
+        {
+            configuration.Error.WriteLine($"{CommandPath(parseResult.CommandResult)}: unexpected error: {e}");
+            return 1;
+        }
+    }
+
+    private static int Usage(InvocationConfiguration configuration, ParseResult parseResult, IEnumerable<string> messages)
+    {
+        var lines = messages.Select(m => OneLine(m).TrimEnd('.')).Distinct(StringComparer.Ordinal);
+        configuration.Error.WriteLine($"{CommandPath(parseResult.CommandResult)}: {string.Join("; ", lines)}");
+        return ExitCodes.Usage;
     }
 
     /// <summary>"laps", "laps sim": the prefix of every error line.</summary>

@@ -28,7 +28,7 @@ public static class SchedulerHostingExtensions
     {
         var services = builder.Services;
         services.AddOptions<SchedulerOptions>()
-            .Bind(builder.Configuration.GetSection(SchedulerOptions.SectionName))
+            .Configure(options => SchedulerOptions.Bind(builder.Configuration.GetSection(SchedulerOptions.SectionName), options))
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SchedulerOptions>, SchedulerOptionsValidator>());
 

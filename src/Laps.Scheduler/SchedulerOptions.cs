@@ -1,5 +1,6 @@
 using System.Globalization;
 using Laps.Scheduling.Policies;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Laps.Scheduler;
@@ -9,8 +10,8 @@ public sealed class SchedulerOptions
 {
     public const string SectionName = "Scheduler";
 
-    /// <summary>A policy name from <see cref="PolicyCatalog.Names"/>.</summary>
-    public string Policy { get; set; } = LapsPolicy.PolicyName;
+    /// <summary>A policy that can run live, from <see cref="PolicyCatalog.LiveNames"/>.</summary>
+    public string Policy { get; set; } = SchedulerKnobs.Policy.Default;
 
     /// <summary>Worker addresses, <c>host:port</c> (or an <c>http://</c> URI), when <see cref="Discovery"/> is static.</summary>
     public IList<string> Workers { get; } = [];
@@ -22,10 +23,10 @@ public sealed class SchedulerOptions
     public LeaderElectionOptions LeaderElection { get; set; } = new();
 
     /// <summary>Sequences per step on each worker (capped by the worker's own max_batch).</summary>
-    public int Batch { get; set; } = 8;
+    public int Batch { get; set; } = SchedulerKnobs.DefaultBatch;
 
     /// <summary>Requests that may wait for a batch slot, all workers together; beyond it a request gets 429.</summary>
-    public int MaxQueued { get; set; } = 256;
+    public int MaxQueued { get; set; } = SchedulerKnobs.DefaultMaxQueued;
 
     public int MaxPromptTokens { get; set; } = 8192;
 
@@ -76,7 +77,41 @@ public sealed class SchedulerOptions
     public LapsOptions Laps { get; set; } = new();
     public MlfqOptions Mlfq { get; set; } = new();
 
-    internal PolicySettings PolicySettings => new() { Laps = Laps, Mlfq = Mlfq };
+    /// <summary>SJF and SRPT: the LTR-style starvation guard (off by default).</summary>
+    public StarvationGuard? StarvationGuard { get; set; }
+
+    /// <summary>The policy knobs, as <see cref="PolicyCatalog.Create"/> takes them.</summary>
+    public PolicySettings PolicySettings => new() { Laps = Laps, Mlfq = Mlfq, PredictedLengthGuard = StarvationGuard };
+
+    /// <summary>
+    /// Fills <paramref name="options"/> from the section <c>Scheduler</c>, as the sidecar does at start and as
+    /// <c>laps sim</c> does with its knobs. Two meanings the plain binder would miss: <c>Laps:Variant</c> <c>Paper</c>
+    /// is the paper's whole reading (<see cref="LapsOptions.Paper"/>), with the knobs given beside it overriding it;
+    /// and a starvation guard (<c>Laps:Aging</c>, <c>Mlfq:Starvation</c>, <c>StarvationGuard</c>) is switched with
+    /// <c>true</c> or <c>false</c>, keeping its defaults (its fields may still be given one by one).
+    /// </summary>
+    public static void Bind(IConfiguration section, SchedulerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        ArgumentNullException.ThrowIfNull(options);
+        section.Bind(options);
+        if (options.Laps.Variant == LapsVariant.Paper)
+        {
+            options.Laps = LapsOptions.Paper with { };
+            section.GetSection(nameof(Laps)).Bind(options.Laps);
+        }
+
+        options.Laps = options.Laps with { Aging = Guard(section.GetSection("Laps:Aging"), options.Laps.Aging) };
+        options.Mlfq = options.Mlfq with { Starvation = Guard(section.GetSection("Mlfq:Starvation"), options.Mlfq.Starvation) };
+        options.StarvationGuard = Guard(section.GetSection(nameof(StarvationGuard)), options.StarvationGuard);
+    }
+
+    private static StarvationGuard? Guard(IConfigurationSection section, StarvationGuard? bound) => section.Value switch
+    {
+        null => bound,
+        var text when bool.TryParse(text, out var on) => on ? bound ?? new StarvationGuard() : null,
+        var text => throw new InvalidOperationException($"Failed to convert configuration value '{text}' at '{section.Path}': a starvation guard is true or false"),
+    };
 }
 
 /// <summary>Where the workers come from (section <c>Scheduler:Discovery</c>).</summary>
@@ -119,9 +154,9 @@ public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOption
     public ValidateOptionsResult Validate(string? name, SchedulerOptions options)
     {
         var failures = new List<string>();
-        if (!PolicyCatalog.IsKnown(options.Policy))
+        if (PolicyCatalog.LiveRejection(options.Policy) is { } rejection)
         {
-            failures.Add($"Policy: unknown policy '{options.Policy}'; known: {string.Join(", ", PolicyCatalog.Names)}");
+            failures.Add($"Policy: {rejection}");
         }
 
         var kubernetes = string.Equals(options.Discovery.Mode, DiscoveryOptions.Kubernetes, StringComparison.OrdinalIgnoreCase);
@@ -220,6 +255,7 @@ public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOption
 
         Knobs(failures, "Laps", options.Laps.Validate);
         Knobs(failures, "Mlfq", options.Mlfq.Validate);
+        Knobs(failures, "StarvationGuard", () => options.StarvationGuard?.Validate());
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

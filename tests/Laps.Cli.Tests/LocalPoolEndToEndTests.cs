@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Laps.Cli.Commands;
-using Laps.Scheduling.Estimation;
 
 namespace Laps.Cli.Tests;
 
@@ -19,7 +18,7 @@ public sealed class LocalPoolEndToEndTests : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(Bound);
         _pool = await LocalPool.StartAsync(
-            new LocalPoolSettings(2, "127.0.0.1", 0, "laps", 4, "chat", 50, ProposerKind.Eagle, 4, 64, "laps-sim", null, null),
+            UpCommand.Parse("--workers", "2", "--port", "0", "--batch", "4", "--time-scale", "50", "--max-queued", "64"),
             timeout.Token);
     }
 
@@ -77,7 +76,7 @@ public sealed class LocalPoolEndToEndTests : IAsyncLifetime
         // Real-time workers, so that every request is still running when one of them goes away.
         using var timeout = new CancellationTokenSource(Bound);
         await using var pool = await LocalPool.StartAsync(
-            new LocalPoolSettings(2, "127.0.0.1", 0, "laps", 4, "chat", 1, ProposerKind.Eagle, 4, 64, "laps-sim", null, null),
+            UpCommand.Parse("--workers", "2", "--port", "0", "--batch", "4", "--time-scale", "1", "--max-queued", "64"),
             timeout.Token);
         using var http = new HttpClient { BaseAddress = pool.Url, Timeout = Bound };
         const int Requests = 6;
@@ -130,7 +129,7 @@ public sealed class LocalPoolEndToEndTests : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(Bound);
         await using var pool = await LocalPool.StartAsync(
-            new LocalPoolSettings(1, "127.0.0.1", 0, "laps", 1, "chat", 1, ProposerKind.Eagle, 4, 64, "laps-sim", null, null),
+            UpCommand.Parse("--workers", "1", "--port", "0", "--batch", "1", "--time-scale", "1", "--max-queued", "64"),
             timeout.Token);
         using var http = new HttpClient { BaseAddress = pool.Url, Timeout = Bound };
 

@@ -28,13 +28,29 @@ public sealed class SchedulerCommandTests
     }
 
     [Fact]
-    public void Defaults_ListenOnLoopback8080_WithLaps()
+    public void Defaults_ListenOnLoopback8080_AndLeaveTheSidecarsSettingsAlone()
     {
         var (exitCode, _, _) = Run("scheduler", "--workers", "localhost:50051");
 
         Assert.Equal(0, exitCode);
         Assert.Equal("http://127.0.0.1:8080", _invocation!.Url);
-        Assert.Equal("laps", _invocation.Settings["Scheduler:Policy"]);
+        Assert.Equal(["Scheduler:Workers:0"], _invocation.Settings.Keys); // appsettings.json or the environment may set the rest
+    }
+
+    [Fact]
+    public void Knob_options_become_settings_in_the_sidecars_spelling()
+    {
+        var (exitCode, _, stderr) = Run(
+            "scheduler", "--workers", "w:1", "--laps-variant", "paper", "--laps-tolerance", "inf", "--laps-aging", "--laps-reserve-top", "on", "--mlfq-levels", "3");
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(string.Empty, stderr);
+        var settings = _invocation!.Settings;
+        Assert.Equal("Paper", settings["Scheduler:Laps:Variant"]);
+        Assert.Equal("Infinity", settings["Scheduler:Laps:StabilityTolerance"]);
+        Assert.Equal("true", settings["Scheduler:Laps:Aging"]);
+        Assert.Equal("true", settings["Scheduler:Laps:ReserveTopQueue"]);
+        Assert.Equal("3", settings["Scheduler:Mlfq:Levels"]);
     }
 
     [Fact]
@@ -71,7 +87,7 @@ public sealed class SchedulerCommandTests
         Assert.Equal("kubernetes", settings["Scheduler:Discovery:Mode"]);
         Assert.Equal("team-a", settings["Scheduler:Discovery:Namespace"]);
         Assert.Equal("kubernetes.io/service-name=pool-workers", settings["Scheduler:Discovery:Selector"]);
-        Assert.Equal("grpc", settings["Scheduler:Discovery:PortName"]);
+        Assert.False(settings.ContainsKey("Scheduler:Discovery:PortName")); // the sidecar's default, grpc
         Assert.Equal("true", settings["Scheduler:LeaderElection:Enabled"]);
         Assert.Equal("pool-scheduler", settings["Scheduler:LeaderElection:LeaseName"]);
         Assert.Equal("team-a", settings["Scheduler:LeaderElection:Namespace"]); // the workers' namespace by default
@@ -101,6 +117,9 @@ public sealed class SchedulerCommandTests
     [InlineData(new[] { "--workers", "w:1", "--batch", "0" }, "laps scheduler: --batch: '0' must be >= 1")]
     [InlineData(new[] { "--workers", "w:1", "--max-queued", "0" }, "laps scheduler: --max-queued: '0' must be >= 1")]
     [InlineData(new[] { "--workers", "w:1", "--max-prompt-tokens", "-5" }, "laps scheduler: --max-prompt-tokens: '-5' must be >= 1")]
+    [InlineData(new[] { "--workers", "w:1", "--laps-queues", "0" }, "laps scheduler: --laps-queues: '0' is out of range: LAPS queues must be in 1..64")]
+    [InlineData(new[] { "--workers", "w:1", "--laps-posterior-capacity", "10" }, "laps scheduler: --laps-posterior-capacity: '10' is out of range")]
+    [InlineData(new[] { "--workers", "w:1", "--laps-aging", "maybe" }, "laps scheduler: --laps-aging: 'maybe' is not on or off")]
     [InlineData(new[] { "--workers", "w:1", "--model", " " }, "laps scheduler: --model: a model name is required")]
     [InlineData(new[] { "--workers", "w:1", "--host", "not a host" }, "laps scheduler: --host: 'not a host' is not an address")]
     [InlineData(new[] { "--workers", "w:1", "--bogus" }, "laps scheduler: Unrecognized command or argument '--bogus'")]

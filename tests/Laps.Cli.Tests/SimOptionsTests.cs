@@ -166,6 +166,17 @@ public sealed class SimOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Every_knob_of_the_table_is_an_option_with_its_defaults_unless_given()
+    {
+        var settings = SpecOf(
+            "--laps-posterior-capacity", "512", "--laps-posterior-neighbours", "16", "--mlfq-ratio", "3", "--mlfq-starvation-guard", "on",
+            "--laps-demote", "off").PolicySettings;
+
+        Assert.Equal(new LapsOptions { PosteriorCapacity = 512, PosteriorNeighbours = 16 }, settings.Laps);
+        Assert.Equal(new MlfqOptions { Ratio = 3, Starvation = new StarvationGuard() }, settings.Mlfq);
+    }
+
+    [Fact]
     public void Mlfq_knobs_and_the_starvation_guard_map_to_policy_settings()
     {
         var settings = SpecOf("--mlfq-levels", "3", "--mlfq-quantum", "1.5", "--starvation-guard").PolicySettings;

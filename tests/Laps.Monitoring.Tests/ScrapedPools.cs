@@ -6,7 +6,6 @@ using Laps.Cli.Commands;
 using Laps.Kubernetes.Fake;
 using Laps.Operator.Hosting;
 using Laps.Operator.Model;
-using Laps.Scheduling.Estimation;
 using k8s.Models;
 using Microsoft.AspNetCore.Builder;
 
@@ -61,9 +60,9 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
     {
         var binary = ExternalTool.Find("prometheus");
         var chat = LocalPool.StartAsync(
-            new LocalPoolSettings(2, "127.0.0.1", 0, "laps", 2, "chat", 5, ProposerKind.Eagle, 4, 8, "laps-sim", null, null), Deadline);
+            UpCommand.Parse("--workers", "2", "--port", "0", "--batch", "2", "--time-scale", "5", "--max-queued", "8"), Deadline);
         var faults = LocalPool.StartAsync(
-            new LocalPoolSettings(2, "127.0.0.1", 0, "laps", 4, "chat", 1, ProposerKind.Eagle, 4, 64, "laps-sim", null, null), Deadline);
+            UpCommand.Parse("--workers", "2", "--port", "0", "--batch", "4", "--time-scale", "1", "--max-queued", "64"), Deadline);
         _chat = await chat;
         _faults = await faults;
         var operatorUrl = await StartOperatorAsync();

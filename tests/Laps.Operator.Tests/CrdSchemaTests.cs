@@ -51,6 +51,9 @@ public sealed class CrdSchemaTests
     [InlineData("workers: {engine: custom}", "workers.image is required when workers.engine is custom")]
     [InlineData("workers: {engine: custom, image: x, sim: {workload: chat}}", "workers.sim applies only to engine sim")]
     [InlineData("scheduler: {policy: srpt, laps: {queues: 2}}", "scheduler.laps applies only to policy laps")]
+    [InlineData("scheduler: {policy: laps, mlfq: {levels: 2}}", "scheduler.mlfq applies only to policy mlfq")]
+    [InlineData("scheduler: {starvationGuard: true}", "scheduler.starvationGuard applies only to policy sjf or srpt")]
+    [InlineData("scheduler: {laps: {posteriorCapacity: 100, posteriorNeighbours: 200}}", "scheduler.laps.posteriorCapacity must be at least scheduler.laps.posteriorNeighbours")]
     [InlineData("scheduler: {batchSize: 128}", "scheduler.batchSize must not exceed workers.maxBatch")]
     [InlineData("workers: {maxBatch: 4}", "scheduler.batchSize must not exceed workers.maxBatch")]
     public void CEL_rules_reject_cross_field_mistakes_and_the_operator_agrees(string spec, string message)
@@ -67,6 +70,9 @@ public sealed class CrdSchemaTests
     [Theory]
     [InlineData("workers: {engine: custom, image: registry/x:1}")]
     [InlineData("scheduler: {policy: laps, laps: {queues: 2}}")]
+    [InlineData("scheduler: {policy: mlfq, mlfq: {levels: 2, starvationGuard: true}}")]
+    [InlineData("scheduler: {policy: srpt, starvationGuard: true}")]
+    [InlineData("scheduler: {laps: {posteriorCapacity: 200, posteriorNeighbours: 200}}")]
     [InlineData("workers: {maxBatch: 8}")]
     [InlineData("workers: {replicas: 0}")]
     public void CEL_rules_accept_the_corresponding_valid_specs(string spec)
@@ -80,7 +86,7 @@ public sealed class CrdSchemaTests
         var env = new CelEnvironment(null, "");
         var rules = Schema.RuleTexts().ToList();
 
-        Assert.Equal(4, rules.Count);
+        Assert.Equal(7, rules.Count);
         Assert.All(rules, r => Assert.NotNull(env.Compile(r)));
     }
 

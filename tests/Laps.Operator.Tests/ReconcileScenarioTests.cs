@@ -102,10 +102,12 @@ public sealed class ReconcileScenarioTests
 
         h.ChangeSpec("chat", s => s.Scheduler = new SchedulerSpec { Policy = "srpt", BatchSize = 4 });
 
-        await h.UntilAsync(() => h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-scheduler").Spec.Template.Spec.Containers[0].Args.Contains("srpt"), "--policy srpt");
-        var scheduler = h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-scheduler");
-        Assert.Contains("\"Batch\": 4", h.Server.Get<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler").Data[DesiredState.ConfigKey], StringComparison.Ordinal);
-        Assert.NotEqual(hashBefore, scheduler.Spec.Template.Metadata.Annotations[PoolLabels.ConfigHash]);
+        string Config() => h.Server.Get<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler").Data[DesiredState.ConfigKey];
+        await h.UntilAsync(
+            () => Config().Contains("\"Policy\": \"srpt\"", StringComparison.Ordinal)
+                && h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-scheduler").Spec.Template.Metadata.Annotations[PoolLabels.ConfigHash] != hashBefore,
+            "policy srpt in the config, and a new config hash on the scheduler pods");
+        Assert.Contains("\"Batch\": 4", Config(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -15,6 +15,7 @@ public sealed class OptionsTests
     {
         // setting, value, expected fragment of the message
         { "Policy", "fifo", "unknown policy 'fifo'" },
+        { "Policy", "oracle", "Policy: 'oracle' cannot run live" },
         { "Workers:0", "no-port", "'no-port' is not a host:port address" },
         { "Workers:0", "host:99999", "'host:99999' is not a host:port address" },
         { "Batch", "0", "Batch: '0' must be >= 1" },
@@ -91,6 +92,20 @@ public sealed class OptionsTests
         Assert.Equal(6, options.Laps.Queues);
         Assert.Equal(0.1, options.Laps.StabilityTolerance);
         Assert.Equal(2, options.Laps.Theta0Steps); // untouched knobs keep the product default
+    }
+
+    [Fact]
+    public async Task Variant_paper_is_the_paper_preset_and_knobs_given_beside_it_override_it()
+    {
+        await using var sidecar = await SidecarHarness.StartAsync(new Dictionary<string, string?>
+        {
+            ["Scheduler:Laps:Variant"] = "paper",
+            ["Scheduler:Laps:Queues"] = "6",
+        });
+
+        var options = sidecar.Services.GetRequiredService<IOptions<SchedulerOptions>>().Value;
+
+        Assert.Equal(Laps.Scheduling.Policies.LapsOptions.Paper with { Queues = 6 }, options.Laps);
     }
 
     [Fact]

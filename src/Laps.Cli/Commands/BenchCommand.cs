@@ -57,7 +57,6 @@ internal sealed class BenchCommand : Command
     private async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         var stdout = parseResult.InvocationConfiguration.Output;
-        var stderr = parseResult.InvocationConfiguration.Error;
         try
         {
             var (target, plan, concurrency, timeout) = Bind(parseResult);
@@ -67,15 +66,9 @@ internal sealed class BenchCommand : Command
             Print(report, parseResult.GetValue(Json), stdout);
             return ExitCodes.Success;
         }
-        catch (UsageException usage)
-        {
-            await stderr.WriteLineAsync($"laps {CommandName}: {LapsCommand.OneLine(usage.Message)}").ConfigureAwait(false);
-            return ExitCodes.Usage;
-        }
         catch (Exception e) when (SimCommand.IsBadInput(SimCommand.Unwrap(e)))
         {
-            await stderr.WriteLineAsync($"laps {CommandName}: {LapsCommand.OneLine(SimCommand.Unwrap(e).Message)}").ConfigureAwait(false);
-            return ExitCodes.Usage;
+            throw new UsageException(SimCommand.Unwrap(e).Message, e);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -134,21 +134,15 @@ internal sealed class EmulateCommand : Command
     private async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         var stdout = parseResult.InvocationConfiguration.Output;
-        var stderr = parseResult.InvocationConfiguration.Error;
+        var bound = Bind(parseResult);
         WebApplication app;
-        (EmulatorOptions Options, string Host, int Port, TimeSpan Load) bound;
         try
         {
-            bound = Bind(parseResult);
             app = EmulatorHost.Build(bound.Options, bound.Host, bound.Port, ConfigureLogging);
-        }
-        catch (UsageException e)
-        {
-            return Usage(stderr, e.Message);
         }
         catch (WorkloadFormatException e)
         {
-            return Usage(stderr, "--workload: " + e.Message);
+            throw new UsageException("--workload: " + e.Message, e);
         }
 
         await using (app.ConfigureAwait(false))
@@ -165,7 +159,7 @@ internal sealed class EmulateCommand : Command
             }
             catch (IOException e)
             {
-                return Usage(stderr, $"--port: cannot listen on {bound.Host}:{bound.Port.ToString(CultureInfo.InvariantCulture)}: {e.Message}");
+                throw new UsageException($"--port: cannot listen on {bound.Host}:{bound.Port.ToString(CultureInfo.InvariantCulture)}: {e.Message}", e);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -193,11 +187,5 @@ internal sealed class EmulateCommand : Command
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
-    }
-
-    private static int Usage(TextWriter stderr, string message)
-    {
-        stderr.WriteLine($"laps {CommandName}: {LapsCommand.OneLine(message)}");
-        return ExitCodes.Usage;
     }
 }

@@ -29,7 +29,7 @@ internal sealed class OperatorCommand : Command
             Options.Add(option);
         }
 
-        SetAction((parseResult, cancellationToken) => ExecuteAsync(parseResult, cancellationToken));
+        SetAction((parseResult, cancellationToken) => _runner(Bind(parseResult), parseResult.InvocationConfiguration.Error, cancellationToken));
     }
 
     internal Option<string> Host { get; } = OptionValues.Scalar("--host", "Address for /healthz, /readyz and /metrics (an IP, 'localhost', or '*')", (_, t) => t, () => "*");
@@ -95,20 +95,6 @@ internal sealed class OperatorCommand : Command
         };
     }
 
-    private async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
-    {
-        var stderr = parseResult.InvocationConfiguration.Error;
-        try
-        {
-            return await _runner(Bind(parseResult), stderr, cancellationToken).ConfigureAwait(false);
-        }
-        catch (UsageException usage)
-        {
-            await stderr.WriteLineAsync($"laps {CommandName}: {LapsCommand.OneLine(usage.Message)}").ConfigureAwait(false);
-            return ExitCodes.Usage;
-        }
-    }
-
     private static async Task<int> RunAsync(OperatorOptions options, TextWriter stderr, CancellationToken cancellationToken)
     {
         Microsoft.AspNetCore.Builder.WebApplication app;
@@ -116,15 +102,9 @@ internal sealed class OperatorCommand : Command
         {
             app = OperatorHost.Build(options);
         }
-        catch (KubeConfigException e)
+        catch (Exception e) when (e is KubeConfigException or FileNotFoundException)
         {
-            await stderr.WriteLineAsync($"laps {CommandName}: --kubeconfig: {LapsCommand.OneLine(e.Message)}").ConfigureAwait(false);
-            return ExitCodes.Usage;
-        }
-        catch (FileNotFoundException e)
-        {
-            await stderr.WriteLineAsync($"laps {CommandName}: --kubeconfig: {LapsCommand.OneLine(e.Message)}").ConfigureAwait(false);
-            return ExitCodes.Usage;
+            throw new UsageException($"--kubeconfig: {e.Message}", e);
         }
 
         await using (app.ConfigureAwait(false))
@@ -136,8 +116,7 @@ internal sealed class OperatorCommand : Command
             }
             catch (IOException e)
             {
-                await stderr.WriteLineAsync($"laps {CommandName}: --port: cannot listen on {options.Url}: {LapsCommand.OneLine(e.Message)}").ConfigureAwait(false);
-                return ExitCodes.Usage;
+                throw new UsageException($"--port: cannot listen on {options.Url}: {e.Message}", e);
             }
         }
     }

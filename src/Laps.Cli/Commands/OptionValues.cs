@@ -20,19 +20,6 @@ internal static class OptionValues
         ["draft"] = ProposerKind.DraftModel,
     };
 
-    public static readonly IReadOnlyDictionary<string, LapsVariant> Variants = new Dictionary<string, LapsVariant>(StringComparer.OrdinalIgnoreCase)
-    {
-        ["paper"] = LapsVariant.Paper,
-        ["perceived"] = LapsVariant.Perceived,
-    };
-
-    public static readonly IReadOnlyDictionary<string, RemainingEstimate> Estimates = new Dictionary<string, RemainingEstimate>(StringComparer.OrdinalIgnoreCase)
-    {
-        ["point"] = RemainingEstimate.Point,
-        ["posterior"] = RemainingEstimate.Posterior,
-        ["gittins"] = RemainingEstimate.Gittins,
-    };
-
     public static double Number(string option, string token)
         => double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
             ? value
@@ -47,10 +34,6 @@ internal static class OptionValues
         => long.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
             ? value
             : throw new UsageException($"{option}: '{token}' is not an integer");
-
-    /// <summary>A number, or <c>inf</c>/<c>infinity</c> for +∞.</summary>
-    public static double NumberOrInfinity(string option, string token)
-        => IsOneOf(token, "inf", "infinity", "+inf", "∞") ? double.PositiveInfinity : Number(option, token);
 
     /// <summary>The predictor's Kendall τ, or <c>oracle</c> (null: perfect predictions).</summary>
     public static double? TauOrOracle(string option, string token)
@@ -121,6 +104,57 @@ internal static class OptionValues
         option.CustomParser = result => Guarded<T?>(result, () => null, tokens => parse(name, tokens[^1]));
         return option;
     }
+
+    /// <summary>
+    /// The option of a <see cref="SchedulerKnob"/>, named, typed and described by the table. Its default is the
+    /// knob's, which help shows once; <see cref="GivenKnob"/> reads what the command line gave.
+    /// </summary>
+    public static Option<string> KnobOption(SchedulerKnob knob)
+    {
+        var option = new Option<string>(knob.Option)
+        {
+            Description = knob.Paper is { } paper ? $"{knob.Help} (paper: {paper})" : knob.Help,
+            HelpName = knob.Type switch
+            {
+                KnobType.WholeNumber => "n",
+                KnobType.Number => "x",
+                _ => string.Join('|', knob.Choices),
+            },
+            Arity = knob.Type == KnobType.Switch ? ArgumentArity.ZeroOrOne : ArgumentArity.ExactlyOne,
+            DefaultValueFactory = _ => knob.Default,
+        };
+        option.CustomParser = result =>
+        {
+            if (result.Tokens.Count == 0)
+            {
+                return knob.Default;
+            }
+
+            var word = result.Tokens[^1].Value;
+            try
+            {
+                knob.ToConfig(word);
+                return word;
+            }
+            catch (FormatException e)
+            {
+                result.AddError($"{knob.Option}: {e.Message}");
+                return null;
+            }
+        };
+        return option;
+    }
+
+    /// <summary>Whether <paramref name="option"/> was on the command line (not just its default).</summary>
+    public static bool Given(ParseResult parseResult, Option option) => parseResult.GetResult(option) is { Implicit: false };
+
+    /// <summary>The value given to a <see cref="KnobOption"/> (a switch given alone is <c>on</c>), or null when it was not given.</summary>
+    public static string? GivenKnob(ParseResult parseResult, Option<string> option) => parseResult.GetResult(option) switch
+    {
+        { Implicit: false, Tokens.Count: 0 } => "on",
+        { Implicit: false } => parseResult.GetValue(option),
+        _ => null,
+    };
 
     /// <summary>A list option: <c>--name a,b,c</c>, or the option repeated.</summary>
     public static Option<IReadOnlyList<T>> ListOption<T>(string name, string description, Func<string, string, T> parseItem, Func<IReadOnlyList<T>> defaultValue, string? helpName = null)

@@ -1,9 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
 using Laps.Cli.Reports;
+using Laps.Scheduler;
 using Laps.Scheduling.Estimation;
 using Laps.Scheduling.Policies;
 using Laps.Simulation.Experiments;
+using Microsoft.Extensions.Configuration;
 using Spectre.Console;
 
 namespace Laps.Cli.Commands;
@@ -19,8 +21,6 @@ internal sealed class SimCommand : Command
     public const string DefaultOutputDirectory = "out/sim";
 
     private static readonly ExperimentSpec SpecDefaults = new() { Workload = DefaultWorkload };
-    private static readonly LapsOptions LapsDefaults = new();
-    private static readonly MlfqOptions MlfqDefaults = new();
 
     private static readonly Dictionary<string, ResumeMode> ResumeModes = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -28,22 +28,10 @@ internal sealed class SimCommand : Command
         ["recompute"] = ResumeMode.Recompute,
     };
 
-    private static readonly Dictionary<string, PosteriorConditioning> Conditionings = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["ratio"] = PosteriorConditioning.Ratio,
-        ["neighbours"] = PosteriorConditioning.Neighbours,
-    };
-
     private static readonly Dictionary<string, LengthPredictorKind> Predictors = new(StringComparer.OrdinalIgnoreCase)
     {
         ["noisy"] = LengthPredictorKind.NoisyOracle,
         ["online"] = LengthPredictorKind.Online,
-    };
-
-    private static readonly Dictionary<string, bool> OnOff = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["on"] = true,
-        ["off"] = false,
     };
 
     // Validate() names the property it rejects; these say which option set it.
@@ -64,22 +52,6 @@ internal sealed class SimCommand : Command
         [nameof(ExperimentSpec.Parallelism)] = "--parallel",
     };
 
-    private static readonly Dictionary<string, string> LapsOptionNames = new(StringComparer.Ordinal)
-    {
-        [nameof(LapsOptions.Queues)] = "--laps-queues",
-        [nameof(LapsOptions.Theta0Steps)] = "--laps-theta0",
-        [nameof(LapsOptions.Ratio)] = "--laps-ratio",
-        [nameof(LapsOptions.StabilityWindow)] = "--laps-window",
-        [nameof(LapsOptions.StabilityTolerance)] = "--laps-tolerance",
-        [nameof(LapsOptions.MinSteps)] = "--laps-min-steps",
-    };
-
-    private static readonly Dictionary<string, string> MlfqOptionNames = new(StringComparer.Ordinal)
-    {
-        [nameof(MlfqOptions.Levels)] = "--mlfq-levels",
-        [nameof(MlfqOptions.BaseQuantumSteps)] = "--mlfq-quantum",
-    };
-
     private readonly ExperimentExecutor _executor;
 
     public SimCommand(ExperimentExecutor executor)
@@ -89,8 +61,7 @@ internal sealed class SimCommand : Command
         Option[] options =
         [
             Workload, Proposer, K, Arrivals, Loads, Rates, StepOverhead, Batches, Policies, Requests, Seeds, FirstSeed, Predictor, PredictorTau, Out,
-            Json, Parallel, KvCapacity, Resume, LapsVariantOption, LapsEstimate, LapsConditioning, LapsReserveTop, LapsPredictEarly, LapsCostAware, LapsAcceptancePrior, LapsQueues, LapsTheta0, LapsRatio,
-            LapsWindow, LapsTolerance, LapsMinSteps, LapsDemote, LapsAging, StarvationGuardFlag, MlfqLevels, MlfqQuantum,
+            Json, Parallel, KvCapacity, Resume, .. Knobs.Values,
         ];
         foreach (var option in options)
         {
@@ -166,58 +137,8 @@ internal sealed class SimCommand : Command
     internal Option<string> Resume { get; } = OptionValues.ChoiceOption(
         "--resume", "A preempted request's KV cache: keep (while capacity allows) or recompute", ResumeModes, "keep");
 
-    internal Option<string> LapsVariantOption { get; } = OptionValues.ChoiceOption(
-        "--laps-variant", $"LAPS-SD: 'paper' is the literal reading (every knob at the paper's default: θ0 8 steps, point estimate, no reserved top queue, no prediction before stability); 'perceived' places a perceptible request in the band of its estimated remaining time (default {Lower(LapsDefaults.Variant)}, with the measured best knobs)",
-        OptionValues.Variants, null);
-
-    internal Option<string> LapsConditioning { get; } = OptionValues.ChoiceOption(
-        "--laps-conditioning", $"LAPS-SD: how the length posterior conditions on the prediction (default {Lower(LapsDefaults.Conditioning)})", Conditionings, null);
-
-    internal Option<string> LapsReserveTop { get; } = OptionValues.ChoiceOption(
-        "--laps-reserve-top", "LAPS-SD: keep the top queue for first quanta (on|off; default on, paper off)", OnOff, null);
-
-    internal Option<string> LapsPredictEarly { get; } = OptionValues.ChoiceOption(
-        "--laps-predict-early", "LAPS-SD: order requests by prediction after their first quantum, before acceptance is stable (on|off; default on, paper off)", OnOff, null);
-
-    internal Option<string> LapsCostAware { get; } = OptionValues.ChoiceOption(
-        "--laps-cost-aware", "LAPS-SD: preempt a running request only when the gain exceeds its resume cost (on|off; default on, paper off)", OnOff, null);
-
-    internal Option<double?> LapsAcceptancePrior { get; } = OptionValues.Knob(
-        "--laps-acceptance-prior", $"LAPS-SD: weight of the prior acceptance in Â, in steps (default {Invariant(LapsDefaults.AcceptancePriorSteps)}, paper 0)", OptionValues.Number);
-
-    internal Option<string> LapsEstimate { get; } = OptionValues.ChoiceOption(
-        "--laps-estimate", $"LAPS-SD: how remaining time is estimated (default {Lower(LapsDefaults.Estimate)})", OptionValues.Estimates, null);
-
-    internal Option<int?> LapsQueues { get; } = OptionValues.Knob(
-        "--laps-queues", $"LAPS-SD: number of priority queues (default {LapsDefaults.Queues})", OptionValues.Integer);
-
-    internal Option<double?> LapsTheta0 { get; } = OptionValues.Knob(
-        "--laps-theta0", $"LAPS-SD: first threshold θ0, in steps of GPU time (default {Invariant(LapsDefaults.Theta0Steps)})", OptionValues.Number);
-
-    internal Option<double?> LapsRatio { get; } = OptionValues.Knob(
-        "--laps-ratio", $"LAPS-SD: threshold ratio r, θj = θ0·r^j (default {Invariant(LapsDefaults.Ratio)})", OptionValues.Number);
-
-    internal Option<int?> LapsWindow { get; } = OptionValues.Knob(
-        "--laps-window", $"LAPS-SD: stability window, in steps (default {LapsDefaults.StabilityWindow})", OptionValues.Integer);
-
-    internal Option<double?> LapsTolerance { get; } = OptionValues.Knob(
-        "--laps-tolerance", $"LAPS-SD: stability tolerance on the acceptance rate; 0 never stable, 'inf' always (default {Invariant(LapsDefaults.StabilityTolerance)})",
-        OptionValues.NumberOrInfinity, "x|inf");
-
-    internal Option<int?> LapsMinSteps { get; } = OptionValues.Knob(
-        "--laps-min-steps", $"LAPS-SD: steps before a request may become perceptible (default {LapsDefaults.MinSteps})", OptionValues.Integer);
-
-    internal Option<bool> LapsDemote { get; } = new("--laps-demote") { Description = "LAPS-SD: keep demoting by attained service after a request is perceptible" };
-
-    internal Option<bool> LapsAging { get; } = new("--laps-aging") { Description = "LAPS-SD: enable the starvation guard (aging) with its defaults" };
-
-    internal Option<bool> StarvationGuardFlag { get; } = new("--starvation-guard") { Description = "SJF and SRPT: enable the LTR-style starvation guard with its defaults" };
-
-    internal Option<int?> MlfqLevels { get; } = OptionValues.Knob(
-        "--mlfq-levels", $"MLFQ: number of levels (default {MlfqDefaults.Levels})", OptionValues.Integer);
-
-    internal Option<double?> MlfqQuantum { get; } = OptionValues.Knob(
-        "--mlfq-quantum", $"MLFQ: quantum of the top level, in steps (default {Invariant(MlfqDefaults.BaseQuantumSteps)})", OptionValues.Number);
+    /// <summary>One option per policy knob of the table (policies and batches are lists here, not knobs).</summary>
+    internal IReadOnlyDictionary<SchedulerKnob, Option<string>> Knobs { get; } = SchedulerKnobs.PolicyKnobs.ToDictionary(k => k, OptionValues.KnobOption);
 
     /// <summary>The real simulator.</summary>
     public static IReadOnlyList<RunResult> RunExperiment(ExperimentSpec spec, IProgress<RunResult>? progress, CancellationToken cancellationToken)
@@ -229,30 +150,16 @@ internal sealed class SimCommand : Command
     /// <summary>Options → a validated study; <see cref="UsageException"/> names the option at fault.</summary>
     public SimInvocation Bind(ParseResult parseResult)
     {
-        // The paper variant is the whole literal reading, not one knob: start from its preset.
-        var laps = parseResult.GetValue(LapsVariantOption) is { } variant
-            ? (OptionValues.Variants[variant] == LapsVariant.Paper ? LapsOptions.Paper : LapsDefaults with { Variant = OptionValues.Variants[variant] })
-            : LapsDefaults;
-        laps = parseResult.GetValue(LapsConditioning) is { } conditioning ? laps with { Conditioning = Conditionings[conditioning] } : laps;
-        laps = parseResult.GetValue(LapsReserveTop) is { } reserve ? laps with { ReserveTopQueue = OnOff[reserve] } : laps;
-        laps = parseResult.GetValue(LapsPredictEarly) is { } early ? laps with { PredictBeforeStable = OnOff[early] } : laps;
-        laps = parseResult.GetValue(LapsCostAware) is { } costAware ? laps with { CostAwarePreemption = OnOff[costAware] } : laps;
-        laps = parseResult.GetValue(LapsAcceptancePrior) is { } prior ? laps with { AcceptancePriorSteps = prior } : laps;
-        laps = parseResult.GetValue(LapsEstimate) is { } estimate ? laps with { Estimate = OptionValues.Estimates[estimate] } : laps;
-        laps = parseResult.GetValue(LapsQueues) is { } queues ? laps with { Queues = queues } : laps;
-        laps = parseResult.GetValue(LapsTheta0) is { } theta0 ? laps with { Theta0Steps = theta0 } : laps;
-        laps = parseResult.GetValue(LapsRatio) is { } ratio ? laps with { Ratio = ratio } : laps;
-        laps = parseResult.GetValue(LapsWindow) is { } window ? laps with { StabilityWindow = window } : laps;
-        laps = parseResult.GetValue(LapsTolerance) is { } tolerance ? laps with { StabilityTolerance = tolerance } : laps;
-        laps = parseResult.GetValue(LapsMinSteps) is { } minSteps ? laps with { MinSteps = minSteps } : laps;
-        laps = parseResult.GetValue(LapsDemote) ? laps with { DemoteAfterPerceptible = true } : laps;
-        laps = parseResult.GetValue(LapsAging) ? laps with { Aging = new StarvationGuard() } : laps;
-        Validated(laps.Validate, LapsOptionNames);
-
-        var mlfq = MlfqDefaults;
-        mlfq = parseResult.GetValue(MlfqLevels) is { } levels ? mlfq with { Levels = levels } : mlfq;
-        mlfq = parseResult.GetValue(MlfqQuantum) is { } quantum ? mlfq with { BaseQuantumSteps = quantum } : mlfq;
-        Validated(mlfq.Validate, MlfqOptionNames);
+        // The knobs given, bound as the sidecar binds its configuration: one meaning for each, "paper" included.
+        var knobs = new ConfigurationBuilder().AddInMemoryCollection(Knobs
+            .Select(k => (k.Key, Word: OptionValues.GivenKnob(parseResult, k.Value)))
+            .Where(k => k.Word is not null)
+            .Select(k => KeyValuePair.Create(SidecarOptions.Key(k.Key.Key), (string?)k.Key.ToConfig(k.Word!)))).Build();
+        var policy = new SchedulerOptions();
+        SchedulerOptions.Bind(knobs.GetSection(SchedulerOptions.SectionName), policy);
+        Validated(policy.Laps.Validate, KnobOptionNames("Laps:"));
+        Validated(policy.Mlfq.Validate, KnobOptionNames("Mlfq:"));
+        Validated(() => policy.StarvationGuard?.Validate(), KnobOptionNames(""));
 
         var parallelism = parseResult.GetValue(Parallel) ?? SpecDefaults.Parallelism;
         if (parallelism < 1)
@@ -288,12 +195,7 @@ internal sealed class SimCommand : Command
             Seeds = parseResult.GetValue(Seeds),
             FirstSeed = parseResult.GetValue(FirstSeed),
             PredictorTau = OptionValues.TauOrOracle(PredictorTau.Name, parseResult.GetValue(PredictorTau) ?? "oracle"),
-            PolicySettings = new PolicySettings
-            {
-                Laps = laps,
-                Mlfq = mlfq,
-                PredictedLengthGuard = parseResult.GetValue(StarvationGuardFlag) ? new StarvationGuard() : null,
-            },
+            PolicySettings = policy.PolicySettings,
             KvCapacityTokens = parseResult.GetValue(KvCapacity),
             Resume = ResumeModes[parseResult.GetValue(Resume) ?? "keep"],
             Parallelism = parallelism,
@@ -314,15 +216,10 @@ internal sealed class SimCommand : Command
             Report(invocation, results, stdout, stderr);
             return ExitCodes.Success;
         }
-        catch (Exception e) when (Unwrap(e) is UsageException usage)
-        {
-            stderr.WriteLine($"laps {CommandName}: {LapsCommand.OneLine(usage.Message)}");
-            return ExitCodes.Usage;
-        }
         catch (Exception e) when (IsBadInput(Unwrap(e)))
         {
-            stderr.WriteLine($"laps {CommandName}: {Describe(Unwrap(e), SpecOptionNames)}");
-            return ExitCodes.Usage;
+            // Bad input found while simulating (a trace, an arrivals file).
+            throw new UsageException(Describe(Unwrap(e), SpecOptionNames), e);
         }
         catch (Exception e) when (Unwrap(e) is OperationCanceledException && cancellationToken.IsCancellationRequested)
         {
@@ -433,6 +330,10 @@ internal sealed class SimCommand : Command
             ? token
             : throw new UsageException($"{option}: unknown policy '{token}'; known: {string.Join(", ", PolicyCatalog.Names)}");
 
+    // A knob's property name (Queues, as the options' Validate names it) → its option.
+    private Dictionary<string, string> KnobOptionNames(string section)
+        => Knobs.Keys.Where(k => k.Key.StartsWith(section, StringComparison.Ordinal)).ToDictionary(k => k.Key[section.Length..], k => k.Option, StringComparer.Ordinal);
+
     private static string FormatValue(object value) => value switch
     {
         double d when double.IsPositiveInfinity(d) => "inf",
@@ -440,10 +341,4 @@ internal sealed class SimCommand : Command
         _ => value.ToString() ?? string.Empty,
     };
 
-    private static string Invariant(double value) => value.ToString(CultureInfo.InvariantCulture);
-
-#pragma warning disable CA1308 // option values are lower-case words
-    private static string Lower<T>(T value)
-        where T : struct, Enum => value.ToString().ToLowerInvariant();
-#pragma warning restore CA1308
 }

@@ -162,23 +162,17 @@ internal sealed class WorkerCommand : Command
     internal async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         var stdout = parseResult.InvocationConfiguration.Output;
-        var stderr = parseResult.InvocationConfiguration.Error;
+        var invocation = Bind(parseResult);
         WebApplication app;
-        WorkerInvocation invocation;
         try
         {
-            invocation = Bind(parseResult);
             app = invocation.Engine is { } adapter
                 ? EngineWorkerHost.Build(adapter, invocation.Host, invocation.Port, ConfigureLogging)
                 : WorkerHost.Build(invocation.Options, invocation.Host, invocation.Port, ConfigureLogging);
         }
-        catch (UsageException e)
-        {
-            return Usage(stderr, e.Message);
-        }
         catch (WorkloadFormatException e)
         {
-            return Usage(stderr, "--workload: " + e.Message);
+            throw new UsageException("--workload: " + e.Message, e);
         }
 
         await using (app.ConfigureAwait(false))
@@ -189,7 +183,7 @@ internal sealed class WorkerCommand : Command
             }
             catch (IOException e)
             {
-                return Usage(stderr, $"--port: cannot listen on {invocation.Host}:{invocation.Port.ToString(CultureInfo.InvariantCulture)}: {e.Message}");
+                throw new UsageException($"--port: cannot listen on {invocation.Host}:{invocation.Port.ToString(CultureInfo.InvariantCulture)}: {e.Message}", e);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -219,12 +213,6 @@ internal sealed class WorkerCommand : Command
 
         // A failed start (port in use) becomes one line on stderr, not the host's stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
-    }
-
-    private static int Usage(TextWriter stderr, string message)
-    {
-        stderr.WriteLine($"laps {CommandName}: {LapsCommand.OneLine(message)}");
-        return ExitCodes.Usage;
     }
 }
 

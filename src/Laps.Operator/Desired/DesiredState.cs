@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
 using Laps.Operator.Model;
+using Laps.Scheduling.Policies;
 
 namespace Laps.Operator.Desired;
 
@@ -103,24 +104,20 @@ public static class DesiredState
         return objects;
     }
 
-    /// <summary>scheduler.json in appsettings shape: the batch and the LAPS-SD knobs the pool sets (others keep the scheduler's defaults).</summary>
+    /// <summary>
+    /// scheduler.json in appsettings shape: the pool's policy, batch and queue limit and each policy knob it sets, under
+    /// the sidecar's configuration keys (<see cref="SchedulerKnobs"/>); knobs it leaves out keep the scheduler's defaults.
+    /// </summary>
     public static string SchedulerConfig(ResolvedScheduler scheduler)
     {
         ArgumentNullException.ThrowIfNull(scheduler);
-        var section = new JsonObject { ["Batch"] = scheduler.BatchSize };
-        if (scheduler.Laps is { } l)
+        var section = new JsonObject();
+        foreach (var (knob, value) in scheduler.Knobs())
         {
-            var laps = new JsonObject();
-            Put(laps, "Queues", l.Queues);
-            Put(laps, "Theta0Steps", l.Theta0Steps);
-            Put(laps, "Ratio", l.Ratio);
-            Put(laps, "StabilityWindow", l.StabilityWindow);
-            Put(laps, "StabilityTolerance", l.StabilityTolerance);
-            Put(laps, "MinSteps", l.MinSteps);
-            Put(laps, "DemoteAfterPerceptible", l.DemoteAfterPerceptible);
-            Put(laps, "Variant", Capitalized(l.Variant));
-            Put(laps, "Estimate", Capitalized(l.Estimate));
-            section["Laps"] = laps;
+            // "Laps:Queues" → {"Laps": {"Queues": ...}}; a choice in the sidecar's spelling ("paper" → "Paper").
+            var path = knob.Key.Split(':');
+            var parent = path[..^1].Aggregate(section, (o, name) => (JsonObject)(o[name] ??= new JsonObject()));
+            parent[path[^1]] = knob.Type == KnobType.Choice ? JsonValue.Create(knob.ToConfig(value.GetValue<string>())) : value.DeepClone();
         }
 
         return new JsonObject { ["Scheduler"] = section }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
@@ -286,9 +283,6 @@ public static class DesiredState
             "--worker-namespace", p.Namespace,
             "--worker-selector", $"kubernetes.io/service-name={p.WorkersName}",
             "--worker-port-name", "grpc",
-            "--policy", s.Policy,
-            "--batch", Invariant(s.BatchSize),
-            "--max-queued", Invariant(s.MaxQueued),
             "--model", p.Workers.Llm,
         ];
         if (s.Replicas > 1)
@@ -414,26 +408,6 @@ public static class DesiredState
         NamespaceProperty = p.Namespace,
         Labels = PoolLabels.For(p.Name, component),
     };
-
-    private static void Put<T>(JsonObject o, string key, T? value)
-        where T : struct
-    {
-        if (value is { } v)
-        {
-            o[key] = JsonValue.Create(v);
-        }
-    }
-
-    private static void Put(JsonObject o, string key, string? value)
-    {
-        if (value is not null)
-        {
-            o[key] = value;
-        }
-    }
-
-    private static string? Capitalized(string? value)
-        => string.IsNullOrEmpty(value) ? value : char.ToUpperInvariant(value[0]) + value[1..];
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

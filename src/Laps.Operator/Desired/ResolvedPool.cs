@@ -1,6 +1,10 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using k8s.Models;
 using Laps.Operator.Model;
+using Laps.Scheduling.Policies;
 
 namespace Laps.Operator.Desired;
 
@@ -47,10 +51,12 @@ public sealed record ResolvedPool(
         var scheduler = new ResolvedScheduler(
             Replicas: s.Replicas ?? 1,
             Image: s.Image ?? settings.DefaultImage,
-            Policy: s.Policy ?? "laps",
-            BatchSize: s.BatchSize ?? 8,
-            MaxQueued: s.MaxQueued ?? 256,
+            Policy: s.Policy ?? SchedulerKnobs.Policy.Default,
+            BatchSize: s.BatchSize ?? SchedulerKnobs.DefaultBatch,
+            MaxQueued: s.MaxQueued ?? SchedulerKnobs.DefaultMaxQueued,
+            StarvationGuard: s.StarvationGuard,
             Laps: s.Laps,
+            Mlfq: s.Mlfq,
             ServiceType: s.Service?.Type ?? "ClusterIP",
             ServicePort: s.Service?.Port ?? 80,
             Resources: s.Resources,
@@ -96,11 +102,35 @@ public sealed record ResolvedScheduler(
     string Policy,
     int BatchSize,
     int MaxQueued,
+    bool? StarvationGuard,
     LapsSpec? Laps,
+    MlfqSpec? Mlfq,
     string ServiceType,
     int ServicePort,
     V1ResourceRequirements? Resources,
     IDictionary<string, string>? NodeSelector,
-    IList<V1Toleration>? Tolerations);
+    IList<V1Toleration>? Tolerations)
+{
+    /// <summary>
+    /// Each knob of <see cref="SchedulerKnobs"/> the pool sets (the policy, batch and queue limit always, with their
+    /// defaults), by the knob, as the CRD field holds it.
+    /// </summary>
+    public IEnumerable<(SchedulerKnob Knob, JsonValue Value)> Knobs()
+    {
+        var fields = JsonSerializer.SerializeToNode(
+            new SchedulerSpec { Policy = Policy, BatchSize = BatchSize, MaxQueued = MaxQueued, StarvationGuard = StarvationGuard, Laps = Laps, Mlfq = Mlfq },
+            FieldsJson)!;
+        foreach (var knob in SchedulerKnobs.All)
+        {
+            var field = knob.CrdField.Split('.').Aggregate<string, JsonNode?>(fields, (node, name) => node?[name]);
+            if (field is JsonValue value)
+            {
+                yield return (knob, value);
+            }
+        }
+    }
+
+    private static readonly JsonSerializerOptions FieldsJson = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+}
 
 public sealed record ResolvedMonitoring(bool ServiceMonitor, string Interval, IDictionary<string, string>? Labels);

@@ -50,10 +50,16 @@ public static partial class SpecValidator
             errors.Add("workers.port must be in 1..65535");
         }
 
+        // A policy's knobs (a section, as scheduler.laps, or one field) only beside that policy.
         var s = pool.Scheduler;
-        if (s.Laps is not null && s.Policy != "laps")
+        errors.AddRange(s.Knobs()
+            .Where(k => k.Knob.Policies.Count > 0 && !k.Knob.Policies.Contains(s.Policy))
+            .Select(k => $"scheduler.{k.Knob.CrdField.Split('.')[0]} applies only to policy {string.Join(" or ", k.Knob.Policies)}")
+            .Distinct());
+
+        if (s.Laps is { PosteriorCapacity: { } capacity, PosteriorNeighbours: { } neighbours } && capacity < neighbours)
         {
-            errors.Add("scheduler.laps applies only to policy laps");
+            errors.Add("scheduler.laps.posteriorCapacity must be at least scheduler.laps.posteriorNeighbours");
         }
 
         if (s.BatchSize > w.MaxBatch)

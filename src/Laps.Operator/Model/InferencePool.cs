@@ -150,8 +150,14 @@ public sealed class SchedulerSpec
     [JsonPropertyName("maxQueued")]
     public int? MaxQueued { get; set; }
 
+    [JsonPropertyName("starvationGuard")]
+    public bool? StarvationGuard { get; set; }
+
     [JsonPropertyName("laps")]
     public LapsSpec? Laps { get; set; }
+
+    [JsonPropertyName("mlfq")]
+    public MlfqSpec? Mlfq { get; set; }
 
     [JsonPropertyName("service")]
     public ServiceSpec? Service { get; set; }
@@ -166,7 +172,7 @@ public sealed class SchedulerSpec
     public IList<V1Toleration>? Tolerations { get; set; }
 }
 
-/// <summary>LAPS-SD knobs; null keeps the scheduler's own default (LapsOptions).</summary>
+/// <summary>LAPS-SD knobs (SchedulerKnobs has each one's meaning); null keeps the scheduler's own default.</summary>
 public sealed class LapsSpec
 {
     [JsonPropertyName("queues")]
@@ -195,6 +201,46 @@ public sealed class LapsSpec
 
     [JsonPropertyName("estimate")]
     public string? Estimate { get; set; }
+
+    [JsonPropertyName("conditioning")]
+    public string? Conditioning { get; set; }
+
+    [JsonPropertyName("reserveTopQueue")]
+    public bool? ReserveTopQueue { get; set; }
+
+    [JsonPropertyName("predictBeforeStable")]
+    public bool? PredictBeforeStable { get; set; }
+
+    [JsonPropertyName("costAwarePreemption")]
+    public bool? CostAwarePreemption { get; set; }
+
+    [JsonPropertyName("acceptancePriorSteps")]
+    public double? AcceptancePriorSteps { get; set; }
+
+    [JsonPropertyName("aging")]
+    public bool? Aging { get; set; }
+
+    [JsonPropertyName("posteriorCapacity")]
+    public int? PosteriorCapacity { get; set; }
+
+    [JsonPropertyName("posteriorNeighbours")]
+    public int? PosteriorNeighbours { get; set; }
+}
+
+/// <summary>MLFQ knobs; null keeps the scheduler's own default.</summary>
+public sealed class MlfqSpec
+{
+    [JsonPropertyName("levels")]
+    public int? Levels { get; set; }
+
+    [JsonPropertyName("baseQuantumSteps")]
+    public double? BaseQuantumSteps { get; set; }
+
+    [JsonPropertyName("ratio")]
+    public double? Ratio { get; set; }
+
+    [JsonPropertyName("starvationGuard")]
+    public bool? StarvationGuard { get; set; }
 }
 
 public sealed class ServiceSpec

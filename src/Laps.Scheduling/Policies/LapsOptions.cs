@@ -34,9 +34,11 @@ public enum PosteriorConditioning
 }
 
 /// <summary>
-/// Every knob of LAPS-SD (docs/policies.md). <c>new LapsOptions()</c> is the product default, the best measured
+/// Every knob of LAPS-SD (docs/policies.md; each one is described once, with its option, configuration key and CRD
+/// field, in <see cref="SchedulerKnobs"/>). <c>new LapsOptions()</c> is the product default, the best measured
 /// (docs/evaluation.md): perceived service, Gittins order on a length posterior learned from completed requests'
-/// prediction errors, θ_0 of 2 steps, the top queue kept for first quanta, prediction before stability. <see cref="Paper"/> is the literal reading (the paper preset of docs/policies.md).
+/// prediction errors, θ_0 of 2 steps, the top queue kept for first quanta, prediction before stability.
+/// <see cref="Paper"/> is the literal reading (the paper preset of docs/policies.md).
 /// </summary>
 public sealed record LapsOptions
 {
@@ -94,7 +96,11 @@ public sealed record LapsOptions
 
     public PosteriorConditioning Conditioning { get; init; } = PosteriorConditioning.Ratio;
 
-    /// <summary>The paper's reading, every knob at the table's default.</summary>
+    /// <summary>
+    /// The paper's reading, every knob at the paper's value. Variant <see cref="LapsVariant.Paper"/> means this whole
+    /// preset wherever it is given (<c>laps sim</c>, <c>laps up</c>, <c>laps scheduler</c>, the sidecar's
+    /// configuration, an InferencePool), with the knobs given beside it overriding it.
+    /// </summary>
     public static LapsOptions Paper { get; } = new()
     {
         Variant = LapsVariant.Paper,

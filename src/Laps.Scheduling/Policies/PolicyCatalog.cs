@@ -19,7 +19,22 @@ public static class PolicyCatalog
         SrptPolicy.PolicyName, LapsPolicy.PolicyName, OracleSrptPolicy.PolicyName,
     ];
 
+    /// <summary>
+    /// The policies a live scheduler can run: all but the oracle, which orders by each request's true output length
+    /// (only the simulator knows it).
+    /// </summary>
+    public static IReadOnlyList<string> LiveNames { get; } = [.. Names.Where(n => n != OracleSrptPolicy.PolicyName)];
+
     public static bool IsKnown(string name) => Names.Contains(name, StringComparer.Ordinal);
+
+    public static bool IsLive(string name) => LiveNames.Contains(name, StringComparer.Ordinal);
+
+    /// <summary>Why a live scheduler cannot run <paramref name="name"/> (naming it), or null when it can.</summary>
+    public static string? LiveRejection(string name) => IsLive(name)
+        ? null
+        : IsKnown(name)
+            ? $"'{name}' cannot run live: it orders by each request's true output length, which only the simulator knows; live policies: {string.Join(", ", LiveNames)}"
+            : $"unknown policy '{name}'; known: {string.Join(", ", LiveNames)}";
 
     public static SchedulingPolicy Create(string name, PolicyContext context, PolicySettings? settings = null)
     {

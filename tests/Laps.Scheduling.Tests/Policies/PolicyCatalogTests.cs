@@ -25,6 +25,15 @@ public sealed class PolicyCatalogTests
         Assert.Equal(["fcfs", "mlfq", "las", "sjf", "srpt", "laps", "oracle"], PolicyCatalog.Names);
     }
 
+    [Fact]
+    public void Every_policy_runs_live_but_the_oracle_which_is_refused_naming_it()
+    {
+        Assert.Equal(["fcfs", "mlfq", "las", "sjf", "srpt", "laps"], PolicyCatalog.LiveNames);
+        Assert.All(PolicyCatalog.LiveNames, n => Assert.Null(PolicyCatalog.LiveRejection(n)));
+        Assert.StartsWith("'oracle' cannot run live: it orders by each request's true output length", PolicyCatalog.LiveRejection("oracle"), StringComparison.Ordinal);
+        Assert.StartsWith("unknown policy 'lottery'; known: fcfs, mlfq, las, sjf, srpt, laps", PolicyCatalog.LiveRejection("lottery"), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("LAPS")]
     [InlineData("sjf ")]
