@@ -659,6 +659,7 @@ internal sealed partial class Dispatcher
         if (_core?.ResidentOn(request.State) is { } home)
         {
             _slots.FirstOrDefault(s => s.Core == home)?.ToRelease.Add(request.SequenceId);
+            Signal(); // an idle loop wakes to send the release
         }
 
         if (request.CountedPerceptible)
