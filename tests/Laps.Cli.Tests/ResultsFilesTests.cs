@@ -59,7 +59,7 @@ public sealed class ResultsFilesTests : IDisposable
         var header = csv.Split('\n')[0].Split(',');
         Assert.Equal(ContractFields, header.Take(ContractFields.Length));
         Assert.Equal(
-            ["predictor", "arrival_rate_rps", "p99_ttft_s", "busy_s", "makespan_s", "steps", "recomputed_tokens"],
+            ["predictor", "arrival_rate_rps", "p99_ttft_s", "busy_s", "makespan_s", "steps", "recomputed_tokens", "workers"],
             header.Skip(ContractFields.Length));
     }
 

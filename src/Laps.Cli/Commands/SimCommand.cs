@@ -49,6 +49,7 @@ internal sealed class SimCommand : Command
         [nameof(ExperimentSpec.PredictorTau)] = "--predictor-tau",
         [nameof(ExperimentSpec.Rates)] = "--rate",
         [nameof(ExperimentSpec.KvCapacityTokens)] = "--kv-capacity",
+        [nameof(ExperimentSpec.Workers)] = "--workers",
         [nameof(ExperimentSpec.Parallelism)] = "--parallel",
     };
 
@@ -61,7 +62,7 @@ internal sealed class SimCommand : Command
         Option[] options =
         [
             Workload, Proposer, K, Arrivals, Loads, Rates, StepOverhead, Batches, Policies, Requests, Seeds, FirstSeed, Predictor, PredictorTau, Out,
-            Json, Parallel, KvCapacity, Resume, .. Knobs.Values,
+            Json, Parallel, KvCapacity, Resume, Workers, .. Knobs.Values,
         ];
         foreach (var option in options)
         {
@@ -134,6 +135,9 @@ internal sealed class SimCommand : Command
     internal Option<long> KvCapacity { get; } = OptionValues.Scalar(
         "--kv-capacity", "KV cache capacity per worker, in tokens", OptionValues.LongInteger, () => SpecDefaults.KvCapacityTokens);
 
+    internal Option<int> Workers { get; } = OptionValues.Scalar(
+        "--workers", "Workers in the simulated pool (one queue and policy, late binding); --load is of the pool's saturation", OptionValues.Integer, () => SpecDefaults.Workers);
+
     internal Option<string> Resume { get; } = OptionValues.ChoiceOption(
         "--resume", "A preempted request's KV cache: keep (while capacity allows) or recompute", ResumeModes, "keep");
 
@@ -198,6 +202,7 @@ internal sealed class SimCommand : Command
             PolicySettings = policy.PolicySettings,
             KvCapacityTokens = parseResult.GetValue(KvCapacity),
             Resume = ResumeModes[parseResult.GetValue(Resume) ?? "keep"],
+            Workers = parseResult.GetValue(Workers),
             Parallelism = parallelism,
         };
         Validated(spec.Validate, SpecOptionNames);

@@ -10,8 +10,9 @@ namespace Laps.Simulation.Experiments;
 
 /// <summary>
 /// Runs an <see cref="ExperimentSpec"/>. For each batch size and seed it samples the requests, measures the FCFS
-/// saturation throughput with every request queued at once, then for each load ρ draws arrivals at ρ × that
-/// throughput and runs every policy on the same requests, arrivals and predictions (paired comparison).
+/// saturation throughput with every request queued at once (on the whole pool of <see cref="ExperimentSpec.Workers"/>),
+/// then for each load ρ draws arrivals at ρ × that throughput and runs every policy on the same requests, arrivals and
+/// predictions (paired comparison).
 /// </summary>
 public sealed class ExperimentRunner
 {
@@ -75,6 +76,7 @@ public sealed class ExperimentRunner
         StepTime = Spec.StepTime,
         KvCapacityTokens = Spec.KvCapacityTokens,
         Resume = Spec.Resume,
+        Workers = Spec.Workers,
     };
 
     private Prepared Prepare(int batch, int seed)
@@ -143,6 +145,7 @@ public sealed class ExperimentRunner
             MakespanSeconds = outcome.MakespanSeconds,
             Steps = outcome.Steps,
             RecomputedTokens = outcome.RecomputedTokens,
+            Workers = Spec.Workers,
             Latencies = outcome.Latencies,
         };
     }

@@ -44,7 +44,7 @@ public sealed record ExperimentSpec
     /// <summary><c>poisson</c>, <c>gamma:&lt;cv&gt;</c>, or an Azure-format CSV path.</summary>
     public string Arrivals { get; init; } = "poisson";
 
-    /// <summary>Offered loads ρ as fractions of the measured FCFS saturation throughput.</summary>
+    /// <summary>Offered loads ρ as fractions of the measured FCFS saturation throughput (of the whole pool).</summary>
     public IReadOnlyList<double> Loads { get; init; } = [0.85];
 
     /// <summary>
@@ -80,6 +80,9 @@ public sealed record ExperimentSpec
     public long KvCapacityTokens { get; init; } = 400_000;
 
     public ResumeMode Resume { get; init; } = ResumeMode.Keep;
+
+    /// <summary>Workers in the simulated pool (one queue and policy, late binding); loads are of the pool's saturation.</summary>
+    public int Workers { get; init; } = 1;
 
     /// <summary>Runs executed in parallel (each run is single-threaded and deterministic).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
@@ -159,6 +162,11 @@ public sealed record ExperimentSpec
         if (PredictorTau is double tau && !(tau > 0 && tau <= 1))
         {
             throw new ArgumentOutOfRangeException(nameof(PredictorTau), tau, "predictor Kendall tau must be in (0, 1]");
+        }
+
+        if (Workers is < 1 or > 1024)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Workers), Workers, "workers must be in 1..1024");
         }
 
         if (KvCapacityTokens < 1)

@@ -31,6 +31,9 @@ public sealed record RunResult
     [JsonPropertyName("steps")] public required long Steps { get; init; }
     [JsonPropertyName("recomputed_tokens")] public required long RecomputedTokens { get; init; }
 
+    /// <summary>Workers in the simulated pool (<c>busy_s</c> sums their compute time).</summary>
+    [JsonPropertyName("workers")] public int Workers { get; init; } = 1;
+
     /// <summary>Per-request latencies in seconds, in request order (for CDF plots; not serialised).</summary>
     [JsonIgnore] public double[] Latencies { get; init; } = [];
 }

@@ -108,4 +108,25 @@ public sealed class ExperimentRunnerTests
         Assert.StartsWith("tau=", noisy.Predictor, StringComparison.Ordinal);
         Assert.NotEqual(noisy.MeanLatencySeconds, online.MeanLatencySeconds);
     }
+
+    [Fact]
+    public void A_load_is_of_the_whole_pool_measured_with_its_workers_and_a_rate_stays_absolute()
+    {
+        var spec = Small(1) with { Loads = [0.7], Seeds = 1, Batches = [4], Policies = ["fcfs"] };
+
+        var one = new ExperimentRunner(spec).Run().Single();
+        var pool = new ExperimentRunner(spec with { Workers = 3 }).Run().Single();
+        var rate = new ExperimentRunner(spec with { Workers = 3, Rates = [one.ArrivalRate] }).Run().Single();
+
+        // The pool's FCFS saturation is measured with its 3 workers: about 3 times one worker's.
+        Assert.Equal((1, 3, 3), (one.Workers, pool.Workers, rate.Workers));
+        Assert.InRange(pool.ArrivalRate / one.ArrivalRate, 2.7, 3.15);
+        Assert.Equal(one.ArrivalRate, rate.ArrivalRate);
+        Assert.InRange(rate.Load * 3, 0.7 * 0.9, 0.7 * 1.05);
+        Assert.True(rate.MeanLatencySeconds < one.MeanLatencySeconds);
+    }
+
+    [Fact]
+    public void A_pool_needs_a_worker()
+        => Assert.Throws<ArgumentOutOfRangeException>(() => new ExperimentRunner(Small(1) with { Workers = 0 }));
 }
