@@ -1,10 +1,12 @@
 using System.CommandLine;
 using System.Globalization;
+using Laps.Emulation;
 using Laps.Scheduler;
 using Laps.Scheduling.Estimation;
 using Laps.Simulation.Experiments;
 using Laps.Simulation.Workloads;
 using Laps.Worker;
+using Laps.Worker.Engines;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -13,13 +15,18 @@ using Microsoft.Extensions.Options;
 
 namespace Laps.Cli.Commands;
 
-/// <summary>What `laps up` runs: N sim workers on loopback ports and a scheduler in front of them.</summary>
-internal sealed record LocalPoolSettings(int Workers, string Workload, double TimeScale, ProposerKind Proposer, int K, int Batch, SchedulerInvocation Scheduler);
+/// <summary>
+/// What `laps up` runs: N workers on loopback ports and a scheduler in front of them. <paramref name="Engine"/> null:
+/// sim workers; vLLM or SGLang: each worker is the engine adapter in front of an emulated engine whose batch cap is
+/// the pool's batch (as an engine pod runs it).
+/// </summary>
+internal sealed record LocalPoolSettings(
+    int Workers, string Workload, double TimeScale, ProposerKind Proposer, int K, int Batch, SchedulerInvocation Scheduler, EngineKind? Engine = null);
 
-/// <summary>A local pool in this process: the sim workers (gRPC on 127.0.0.1, any free port) and the sidecar.</summary>
+/// <summary>A local pool in this process: the workers (gRPC on 127.0.0.1, any free port) and the sidecar.</summary>
 internal sealed class LocalPool : IAsyncDisposable
 {
-    private readonly List<WebApplication> _workers = [];
+    private readonly List<(Func<Task> Stop, IAsyncDisposable Host)> _workers = [];
     private WebApplication? _scheduler;
 
     public Uri Url { get; private set; } = null!;
@@ -33,22 +40,34 @@ internal sealed class LocalPool : IAsyncDisposable
             var addresses = new List<string>();
             for (var i = 0; i < settings.Workers; i++)
             {
-                var worker = WorkerHost.Build(
-                    new SimWorkerOptions
-                    {
-                        WorkerId = string.Create(CultureInfo.InvariantCulture, $"sim-{i}"),
-                        Workload = settings.Workload,
-                        TimeScale = settings.TimeScale,
-                        Proposer = settings.Proposer,
-                        K = settings.K,
-                        MaxBatch = Math.Max(64, settings.Batch),
-                    },
-                    "127.0.0.1",
-                    0,
-                    b => b.Logging.SetMinimumLevel(LogLevel.Warning));
-                pool._workers.Add(worker);
-                await worker.StartAsync(cancellationToken).ConfigureAwait(false);
-                var bound = worker.BoundAddresses()[0];
+                var model = new SimWorkerOptions
+                {
+                    WorkerId = string.Create(CultureInfo.InvariantCulture, $"{(settings.Engine is { } e ? e.ToString().ToLowerInvariant() : "sim")}-{i}"),
+                    Workload = settings.Workload,
+                    TimeScale = settings.TimeScale,
+                    Proposer = settings.Proposer,
+                    K = settings.K,
+                    MaxBatch = Math.Max(64, settings.Batch),
+                };
+                Uri bound;
+                if (settings.Engine is { } engine)
+                {
+                    var emulated = await EmulatedEngineWorker.StartAsync(
+                        new EmulatorOptions { Engine = engine, Model = model, MaxRunning = settings.Batch },
+                        model.WorkerId,
+                        configure: b => b.Logging.SetMinimumLevel(LogLevel.Warning),
+                        cancellationToken: cancellationToken).ConfigureAwait(false);
+                    pool._workers.Add((() => emulated.Worker.StopAsync(), emulated));
+                    bound = emulated.WorkerAddress;
+                }
+                else
+                {
+                    var worker = WorkerHost.Build(model, "127.0.0.1", 0, b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+                    pool._workers.Add((() => worker.StopAsync(), worker));
+                    await worker.StartAsync(cancellationToken).ConfigureAwait(false);
+                    bound = worker.BoundAddresses()[0];
+                }
+
                 addresses.Add(string.Create(CultureInfo.InvariantCulture, $"{bound.Host}:{bound.Port}"));
             }
 
@@ -75,7 +94,7 @@ internal sealed class LocalPool : IAsyncDisposable
     internal SchedulerOptions SchedulerOptions => _scheduler!.Services.GetRequiredService<IOptions<SchedulerOptions>>().Value;
 
     /// <summary>Stops the worker at <paramref name="index"/> (for fault tests), as if its pod went away.</summary>
-    public async Task StopWorkerAsync(int index) => await _workers[index].StopAsync().ConfigureAwait(false);
+    public async Task StopWorkerAsync(int index) => await _workers[index].Stop().ConfigureAwait(false);
 
     public async Task WaitForShutdownAsync(CancellationToken cancellationToken)
         => await _scheduler!.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
@@ -89,10 +108,10 @@ internal sealed class LocalPool : IAsyncDisposable
             await _scheduler.DisposeAsync().ConfigureAwait(false);
         }
 
-        foreach (var worker in _workers)
+        foreach (var (stop, host) in _workers)
         {
-            await worker.StopAsync().ConfigureAwait(false);
-            await worker.DisposeAsync().ConfigureAwait(false);
+            await stop().ConfigureAwait(false);
+            await host.DisposeAsync().ConfigureAwait(false);
         }
     }
 }
@@ -109,7 +128,7 @@ internal sealed class UpCommand : Command
     public UpCommand()
         : base(CommandName, "Start a local pool: the scheduler sidecar and N sim workers, serving the OpenAI API.")
     {
-        foreach (var option in new Option[] { Workers, Workload, TimeScale, Proposer, K })
+        foreach (var option in new Option[] { Engine, Workers, Workload, TimeScale, Proposer, K })
         {
             Options.Add(option);
         }
@@ -121,7 +140,10 @@ internal sealed class UpCommand : Command
     /// <summary>The options shared with <c>laps scheduler</c>.</summary>
     internal SidecarOptions Sidecar { get; } = new();
 
-    internal Option<int> Workers { get; } = OptionValues.Scalar("--workers", "Sim workers to start", OptionValues.Integer, () => 2);
+    internal Option<string> Engine { get; } = OptionValues.ChoiceOption(
+        "--engine", "The workers' engine: the built-in sim, or the vLLM or SGLang adapter in front of an emulated engine (laps emulate)", WorkerCommand.Engines, "sim");
+
+    internal Option<int> Workers { get; } = OptionValues.Scalar("--workers", "Workers to start", OptionValues.Integer, () => 2);
     internal Option<string> Workload { get; } = OptionValues.Scalar("--workload", "The sim workers' acceptance: a trace (replayed when a prompt matches) and/or a built-in profile", (_, t) => t, () => "chat");
     internal Option<double> TimeScale { get; } = OptionValues.Scalar("--time-scale", "Speed-up of the sim workers' step time (1: real time)", OptionValues.Number, () => 1);
     internal Option<string> Proposer { get; } = OptionValues.ChoiceOption("--proposer", "The sim workers' draft proposer", OptionValues.Proposers, "eagle");
@@ -179,7 +201,8 @@ internal sealed class UpCommand : Command
         var (scheduler, options) = Sidecar.Bind(
             parseResult, new Dictionary<string, string?>(), new Dictionary<string, string>(), defaults,
             new Dictionary<string, string?> { [SidecarOptions.Key($"{nameof(SchedulerOptions.Workers)}:0")] = "127.0.0.1:1" });
-        return new LocalPoolSettings(workers, workload, timeScale, proposer, parseResult.GetValue(K), options.Batch, scheduler);
+        var engine = WorkerCommand.Engines[parseResult.GetValue(Engine) ?? "sim"];
+        return new LocalPoolSettings(workers, workload, timeScale, proposer, parseResult.GetValue(K), options.Batch, scheduler, engine);
     }
 
     private async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
@@ -191,7 +214,7 @@ internal sealed class UpCommand : Command
             await using var pool = await LocalPool.StartAsync(settings, cancellationToken).ConfigureAwait(false);
             var options = pool.SchedulerOptions;
             await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"laps up: OpenAI API on {pool.Url} (metrics at {pool.Url}metrics), policy {options.Policy}, batch {options.Batch}, {settings.Workers} sim workers at {string.Join(", ", pool.WorkerAddresses)}; Ctrl+C stops")).ConfigureAwait(false);
+                $"laps up: OpenAI API on {pool.Url} (metrics at {pool.Url}metrics), policy {options.Policy}, batch {options.Batch}, {settings.Workers} {(settings.Engine is { } kind ? kind.ToString().ToLowerInvariant() + " (emulated) adapter" : "sim")} workers at {string.Join(", ", pool.WorkerAddresses)}; Ctrl+C stops")).ConfigureAwait(false);
             await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             await pool.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
             return ExitCodes.Success;
