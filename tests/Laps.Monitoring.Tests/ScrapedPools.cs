@@ -169,7 +169,13 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
             // Its worker stops: the step in flight fails and the request resumes (recomputed) on the other one.
             running = await RunningWorkerAsync(http, pool);
             await pool.StopWorkerAsync(running);
-            await FirstTokenAsync(reader);
+
+            // Tokens already on their way may still arrive from before the stop: read on until the resume happened.
+            do
+            {
+                await FirstTokenAsync(reader);
+            }
+            while ((await http.GetStringAsync(new Uri("metrics", UriKind.Relative), Deadline)).Contains("\nlaps_migrated_requests_total 0\n", StringComparison.Ordinal));
         }
 
         // The long request's client went away; with the other worker gone too, the next request has nowhere to go.
