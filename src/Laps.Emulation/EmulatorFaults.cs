@@ -16,6 +16,9 @@ public sealed class EmulatorFaults
     /// <summary>SGLang: /abort_request takes this long to answer, and aborts only then.</summary>
     public TimeSpan AbortAnswerDelay { get; set; }
 
+    /// <summary>SGLang: while set and not completed, /abort_request waits for it before it answers and aborts (tests).</summary>
+    public Task? HoldAborts { get; set; }
+
     /// <summary>The next <paramref name="count"/> generate requests answer <paramref name="status"/> with an error body.</summary>
     public void FailNext(int count, int status = 500)
     {

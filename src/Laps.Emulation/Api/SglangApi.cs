@@ -48,6 +48,11 @@ internal static class SglangApi
                 await Task.Delay(faults.AbortAnswerDelay, time, context.RequestAborted).ConfigureAwait(false);
             }
 
+            if (faults.HoldAborts is { } hold)
+            {
+                await hold.WaitAsync(context.RequestAborted).ConfigureAwait(false);
+            }
+
             if (body.BoolOr("abort_all", false))
             {
                 engine.AbortByPrefix(string.Empty);
