@@ -55,7 +55,12 @@ public sealed class FakeWorker(string name) : IWorkerSession, IDisposable
     public IReadOnlyList<string> SamplingParameters { get; set; } = ["temperature", "top_p", "stop", "seed"];
 
     public Task<WorkerInfo> DescribeAsync(TimeSpan timeout, CancellationToken cancellationToken)
-        => Task.FromResult(new WorkerInfo(Name, "fake", Drafts, MaxBatch: 64, KvCapacity, Tokenizer: "stand-in", SamplingParameters: SamplingParameters));
+        => Task.FromResult(new WorkerInfo(
+            Name, "fake", Drafts, MaxBatch: 64, KvCapacity, Tokenizer: "stand-in", SamplingParameters: SamplingParameters,
+            ResumePrefillSecondsPerToken: ResumeSecondsPerToken));
+
+    /// <summary>As an engine adapter says it: a preempted sequence recomputes its prefix at this cost per token (0: it keeps its state).</summary>
+    public double ResumeSecondsPerToken { get; set; }
 
     /// <summary>The prompts it tokenized, as it got them.</summary>
     public EventLog<PromptInput> Tokenized { get; } = new();

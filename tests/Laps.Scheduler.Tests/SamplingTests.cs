@@ -82,4 +82,18 @@ public sealed class SamplingTests
         var prompt = sidecar.Worker.Steps.Snapshot()[0].Batch[0].PromptTokenIds;
         Assert.Equal(new Laps.Scheduler.Api.StandInTokenizer().Encode("<|user|>\nHello there\n<|assistant|>\n"), prompt);
     }
+
+    [Fact]
+    public async Task AWorkerWhosePreemptionRecomputesThePrefix_GivesRunningRequestsAResumeCost()
+    {
+        await using var sidecar = await SidecarHarness.StartAsync(configureWorkers: w => w.ResumeSecondsPerToken = 0.001);
+        var admitted = new TaskCompletionSource<Laps.Scheduler.Serving.LiveRequest>(TaskCreationOptions.RunContinuationsAsynchronously);
+        sidecar.Pool.Admitted += r => admitted.TrySetResult(r);
+
+        using var response = await sidecar.PostAsync("/v1/completions", new { prompt = new[] { 1, 2, 3, 4 }, max_tokens = 6 });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var state = (await admitted.Task).State;
+        Assert.Equal(0.001 * (4 + 6), state.ResumeCostSeconds, 9); // cost-aware preemption reads it
+    }
 }
