@@ -77,7 +77,7 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
     public override Task<DetokenizeResponse> Detokenize(DetokenizeRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return Task.FromResult(new DetokenizeResponse { Text = StandInTokenizer.Decode(request.TokenIds) });
+        return Task.FromResult(new DetokenizeResponse { Text = SimVocabulary.Text(request.TokenIds) });
     }
 
     public override async Task<StepResponse> Step(StepRequest request, ServerCallContext context)

@@ -172,9 +172,9 @@ public sealed class LoopbackTests
         var chat = await pair.Client.TokenizeAsync(new TokenizeRequest { Messages = { new ChatMessage { Role = "user", Content = "Hi" } }, AddGenerationPrompt = true }, Bounded);
         var text = await pair.Client.DetokenizeAsync(new DetokenizeRequest { TokenIds = { 1, 2 } }, Bounded);
 
-        Assert.Equal(Laps.Worker.Sim.StandInTokenizer.Encode("Hello, world"), prompt.TokenIds);
+        Assert.Equal(Laps.Worker.V1.StandInTokenizer.Encode("Hello, world"), prompt.TokenIds);
         Assert.Equal(131_072, prompt.MaxModelLen);
-        Assert.Equal(Laps.Worker.Sim.StandInTokenizer.Encode("<|user|>\nHi\n<|assistant|>\n"), chat.TokenIds);
+        Assert.Equal(Laps.Worker.V1.StandInTokenizer.Encode("<|user|>\nHi\n<|assistant|>\n"), chat.TokenIds);
         Assert.Equal(Laps.Worker.Sim.SimVocabulary.Text([1, 2]), text.Text);
     }
 
@@ -187,7 +187,7 @@ public sealed class LoopbackTests
         var error = await Assert.ThrowsAsync<RpcException>(() => pair.Client.TokenizeAsync(
             new TokenizeRequest { Messages = { new ChatMessage { Role = "user", Content = "Hi" } } }, Bounded).ResponseAsync);
 
-        Assert.Equal(Laps.Worker.Sim.StandInTokenizer.Encode("Hello, world"), prompt.TokenIds);
+        Assert.Equal(Laps.Worker.V1.StandInTokenizer.Encode("Hello, world"), prompt.TokenIds);
         Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
         Assert.Contains("chat template", error.Status.Detail, StringComparison.Ordinal);
     }

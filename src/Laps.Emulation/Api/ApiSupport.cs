@@ -1,3 +1,4 @@
+using Laps.Worker.V1;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;

@@ -1,3 +1,4 @@
+using Laps.Worker.V1;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -40,7 +41,7 @@ internal static class VllmApi
         {
             var body = await ApiSupport.ReadBodyAsync(context).ConfigureAwait(false);
             var ids = ApiSupport.Prompt(body.Get("tokens"), "tokens");
-            await ApiSupport.WriteJsonAsync(context, 200, new JsonObject { ["prompt"] = StandInTokenizer.Decode(ids) }).ConfigureAwait(false);
+            await ApiSupport.WriteJsonAsync(context, 200, new JsonObject { ["prompt"] = SimVocabulary.Text(ids) }).ConfigureAwait(false);
         }));
         app.MapGet("/metrics", () => Results.Text(Metrics(engine), "text/plain; version=0.0.4"));
     }

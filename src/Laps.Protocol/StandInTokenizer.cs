@@ -1,12 +1,12 @@
 using System.Text;
 
-namespace Laps.Worker.Sim;
+namespace Laps.Worker.V1;
 
 /// <summary>
 /// The sim engine's tokenizer, not a model's: one token per word or punctuation mark, its id a stable hash (FNV-1a) of
 /// the piece into a 32000-token vocabulary, and a stand-in chat template ("&lt;|role|&gt;\ncontent\n" per message, then
-/// "&lt;|assistant|&gt;\n"). The scheduler sidecar's stand-in tokenizer is the same function, so a sim worker's Tokenize
-/// gives the ids the sidecar always computed. Deterministic on every machine and run; thread-safe.
+/// "&lt;|assistant|&gt;\n"): what a worker whose description says tokenizer "stand-in" applies, and what the scheduler
+/// falls back to for a worker that predates Tokenize. Deterministic on every machine and run; thread-safe.
 /// </summary>
 public static class StandInTokenizer
 {
@@ -65,9 +65,6 @@ public static class StandInTokenizer
         return prompt.ToString();
     }
 
-    /// <summary>Text for ids: the sim vocabulary's word for each (what the sim engine emits as text).</summary>
-    public static string Decode(IEnumerable<int> tokenIds) => SimVocabulary.Text(tokenIds);
-
     private static int Hash(ReadOnlySpan<char> piece)
     {
         var hash = 2166136261u;
@@ -78,5 +75,4 @@ public static class StandInTokenizer
 
         return (int)(hash % VocabularySize);
     }
-
 }
