@@ -30,6 +30,9 @@ public sealed class SchedulerOptions
 
     public int MaxPromptTokens { get; set; } = 8192;
 
+    /// <summary>The largest request body accepted, in bytes; a larger one gets 413.</summary>
+    public int MaxRequestBodyBytes { get; set; } = 4 * 1024 * 1024;
+
     /// <summary>The largest <c>max_tokens</c> a request may ask for.</summary>
     public int MaxCompletionTokens { get; set; } = 4096;
 
@@ -208,6 +211,7 @@ public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOption
         AtLeast(failures, "Batch", options.Batch, 1);
         AtLeast(failures, "MaxQueued", options.MaxQueued, 1);
         AtLeast(failures, "MaxPromptTokens", options.MaxPromptTokens, 1);
+        AtLeast(failures, "MaxRequestBodyBytes", options.MaxRequestBodyBytes, 1024);
         AtLeast(failures, "MaxCompletionTokens", options.MaxCompletionTokens, 1);
         AtLeast(failures, "PriorLengthTokens", options.PriorLengthTokens, 1);
         AtLeast(failures, "RetryAfterSeconds", options.RetryAfterSeconds, 1);

@@ -63,6 +63,65 @@ public sealed class BadInputTests : IAsyncLifetime
         Assert.Empty(_sidecar.Worker.Steps.Snapshot());
     }
 
+    [Theory]
+    [InlineData("{\"prompt\": \"a\\ud800b\"}")]
+    [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"\\udfff\"}]}")]
+    [InlineData("{\"prompt\": \"hi\", \"model\": \"\\ud834\"}")]
+    public async Task ALoneSurrogate_Gets400NotA500(string body)
+    {
+        var path = body.Contains("messages", StringComparison.Ordinal) ? "/v1/chat/completions" : "/v1/completions";
+
+        using var response = await _sidecar.PostRawAsync(path, body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_text", (await SidecarHarness.JsonAsync(response)).GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task InvalidUtf8_Gets400()
+    {
+        using var content = new ByteArrayContent([.. "{\"prompt\": \"a"u8.ToArray(), 0xff, 0xfe, .. "\"}"u8.ToArray()]);
+        content.Headers.ContentType = new("application/json");
+
+        using var response = await _sidecar.Client.PostAsync(new Uri("/v1/completions", UriKind.Relative), content).WaitAsync(EventLog<int>.Timeout);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_request_error", (await SidecarHarness.JsonAsync(response)).GetProperty("error").GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task ABodyOverTheLimit_Gets413InTheOpenAiShape()
+    {
+        var prompt = new string('a', 4 * 1024 * 1024);
+
+        using var response = await _sidecar.PostRawAsync("/v1/completions", "{\"prompt\": \"" + prompt + "\"}");
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("request_too_large", (await SidecarHarness.JsonAsync(response)).GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Theory]
+    [InlineData("GET", "/v1/completions", 405)]
+    [InlineData("DELETE", "/v1/chat/completions", 405)]
+    [InlineData("POST", "/v1/models", 405)]
+    [InlineData("GET", "/v1/embeddings", 404)]
+    [InlineData("POST", "/nowhere", 404)]
+    public async Task UnknownPathsAndMethods_GetAnOpenAiErrorBody(string method, string path, int status)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+
+        using var response = await _sidecar.Client.SendAsync(request).WaitAsync(EventLog<int>.Timeout);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        var error = (await SidecarHarness.JsonAsync(response)).GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.False(string.IsNullOrEmpty(error.GetProperty("message").GetString()));
+        if (status == 405)
+        {
+            Assert.NotEmpty(response.Content.Headers.Allow);
+        }
+    }
+
     [Fact]
     public async Task UnknownFields_AreIgnored()
     {

@@ -5,6 +5,7 @@ using Laps.Scheduler.Observability;
 using Laps.Scheduler.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -35,6 +36,18 @@ public static class CompletionEndpoints
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
             await registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
         });
+
+        // Every other method on these paths, and every other path, in the OpenAI error shape rather than an empty body.
+        string[] methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+        foreach (var (path, allow) in new[]
+        {
+            ("/v1/completions", "POST"), ("/v1/chat/completions", "POST"), ("/v1/models", "GET"), ("/healthz", "GET"), ("/readyz", "GET"), ("/metrics", "GET"),
+        })
+        {
+            endpoints.MapMethods(path, methods.Where(m => m != allow), context => NoSuchEndpointAsync(context, StatusCodes.Status405MethodNotAllowed, allow));
+        }
+
+        endpoints.MapFallback(context => NoSuchEndpointAsync(context, StatusCodes.Status404NotFound, null));
         return endpoints;
     }
 
@@ -150,6 +163,16 @@ public static class CompletionEndpoints
 
     private static async Task<CompletionRequest> ReadAsync(HttpContext context, bool chat, SchedulerOptions options)
     {
+        if (context.Request.ContentLength > options.MaxRequestBodyBytes)
+        {
+            throw TooLarge(options);
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = options.MaxRequestBodyBytes; // a body without a length is cut where it passes it
+        }
+
         JsonDocument document;
         try
         {
@@ -159,16 +182,50 @@ public static class CompletionEndpoints
         {
             throw ApiException.Invalid($"the body is not valid JSON: {e.Message}", null, "invalid_json");
         }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge(options);
+        }
         catch (BadHttpRequestException e)
         {
-            // Kestrel's own limits (body too large, client too slow), answered in the OpenAI shape.
+            // Kestrel's own limits (client too slow...), answered in the OpenAI shape.
             throw new ApiException(e.StatusCode, e.Message, ApiException.InvalidRequest, null, "bad_request", RejectReason.InvalidRequest);
         }
 
         using (document)
         {
-            return CompletionRequestParser.Parse(document.RootElement, chat, options);
+            try
+            {
+                return CompletionRequestParser.Parse(document.RootElement, chat, options);
+            }
+            catch (InvalidOperationException e) when (e.InnerException is System.Text.DecoderFallbackException or null)
+            {
+                // A JSON string with a lone surrogate escape (or bytes that are not UTF-8) cannot become text.
+                throw ApiException.Invalid($"the body holds a string that is not valid Unicode text: {e.Message}", null, "invalid_text");
+            }
         }
+    }
+
+    private static ApiException TooLarge(SchedulerOptions options) => new(
+        StatusCodes.Status413PayloadTooLarge,
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the request body is larger than {options.MaxRequestBodyBytes} bytes"),
+        ApiException.InvalidRequest, null, "request_too_large", RejectReason.InvalidRequest);
+
+    /// <summary>An OpenAI-style body for the status the routing answered (404: no such path; 405: not with this method).</summary>
+    private static Task NoSuchEndpointAsync(HttpContext context, int status, string? allow)
+    {
+        context.Response.StatusCode = status;
+        if (allow is not null)
+        {
+            context.Response.Headers.Allow = allow;
+        }
+
+        var message = status == StatusCodes.Status404NotFound
+            ? $"Unknown request URL: {context.Request.Method} {context.Request.Path}"
+            : $"{context.Request.Method} is not allowed on {context.Request.Path}; use {allow}";
+        var code = status == StatusCodes.Status404NotFound ? "unknown_url" : "method_not_allowed";
+        return context.Response.WriteAsJsonAsync(
+            new ApiException(status, message, ApiException.InvalidRequest, null, code, RejectReason.InvalidRequest).ToBody(), Wire.Options, context.RequestAborted);
     }
 
     private static async Task RespondAsync(HttpContext context, LiveRequest live, CompletionRequest request, string id, long created)
