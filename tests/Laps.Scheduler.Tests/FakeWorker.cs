@@ -54,10 +54,24 @@ public sealed class FakeWorker(string name) : IWorkerSession, IDisposable
     /// <summary>The sampling parameters it honours (it applies none: its output is scripted).</summary>
     public IReadOnlyList<string> SamplingParameters { get; set; } = ["temperature", "top_p", "stop", "seed"];
 
-    public Task<WorkerInfo> DescribeAsync(TimeSpan timeout, CancellationToken cancellationToken)
-        => Task.FromResult(new WorkerInfo(
+    /// <summary>Describe does not answer (a stopped process): only Steps already let through by <see cref="Allow"/> do.</summary>
+    public bool Hung { get; set; }
+
+    public async Task<WorkerInfo> DescribeAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (Hung)
+        {
+            await Task.Delay(timeout, cancellationToken);
+            throw new WorkerCallException(WorkerFault.DeadlineExceeded, "no answer within the deadline");
+        }
+
+        return Info();
+    }
+
+    private WorkerInfo Info()
+        => new(
             Name, "fake", Drafts, MaxBatch: 64, KvCapacity, Tokenizer: "stand-in", SamplingParameters: SamplingParameters,
-            ResumePrefillSecondsPerToken: ResumeSecondsPerToken));
+            ResumePrefillSecondsPerToken: ResumeSecondsPerToken);
 
     /// <summary>As an engine adapter says it: a preempted sequence recomputes its prefix at this cost per token (0: it keeps its state).</summary>
     public double ResumeSecondsPerToken { get; set; }

@@ -37,11 +37,16 @@ public sealed class ServingDefectTests
         failing.FailSteps = 1;
         failing.Allow();
 
-        // Another request runs on the other worker; the abandoned one never does.
-        other.Manual = false;
+        // Another request runs (on either worker, once the failed one answers again); the abandoned one never runs again.
+        foreach (var worker in sidecar.Workers)
+        {
+            worker.Manual = false;
+            worker.Allow(100);
+        }
+
         using var next = await sidecar.PostAsync("/v1/completions", new { prompt = "next", max_tokens = 3 });
         Assert.Equal(HttpStatusCode.OK, next.StatusCode);
-        Assert.DoesNotContain(other.Steps.Snapshot(), s => s.Batch.Any(b => b.SequenceId == id));
+        Assert.Single(sidecar.Workers.SelectMany(w => w.Steps.Snapshot()), s => s.Batch.Any(b => b.SequenceId == id)); // the failed step
         Assert.Equal(0, sidecar.Pool.Held);
     }
 
@@ -133,7 +138,8 @@ public sealed class ServingDefectTests
         var hung = sidecar.Workers.Single(w => w.Steps.Count > 0);
         var healthy = sidecar.Workers.Single(w => w != hung);
         healthy.Manual = false;
-        hung.Allow(); // one step goes through (about a millisecond), then the worker stops answering
+        hung.Hung = true;
+        hung.Allow(); // one step goes through (about a millisecond), then the worker stops answering anything
 
         using var ok = await response; // within the one bounded wait: the default deadline alone is 30 s
 
@@ -184,12 +190,27 @@ public sealed class ServingDefectTests
         Assert.Contains("laps_worker_step_failures_total{worker=\"worker-0:5000\"} 1", metrics, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ACoreThatThrowsOnAdmission_Gets500WithAnErrorBody_AndLosesNothingElse()
+    {
+        await using var sidecar = await SidecarHarness.StartAsync(
+            services: s => s.AddSingleton<ILengthPredictor>(new ThrowingPredictor { ThrowOnPredict = true }));
+
+        using var response = await sidecar.PostAsync("/v1/completions", new { prompt = "x", max_tokens = 3 });
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal("internal_error", (await SidecarHarness.JsonAsync(response)).GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(0, sidecar.Pool.Held);
+    }
+
     /// <summary>A predictor whose learning step throws: a defect inside the serving loop, as an oracle policy has live.</summary>
     private sealed class ThrowingPredictor : ILengthPredictor
     {
         public string Name => "throwing";
 
-        public double Predict(RequestState request) => 10;
+        public bool ThrowOnPredict { get; init; }
+
+        public double Predict(RequestState request) => ThrowOnPredict ? throw new InvalidOperationException("broken predictor") : 10;
 
         public void Observe(RequestState request, int trueLength) => throw new InvalidOperationException("broken predictor");
     }

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Prometheus;
 
@@ -82,7 +83,23 @@ public static class CompletionEndpoints
         }
 
         var live = pool.Create(promptTokenIds, request.MaxTokens, request.Seed, request.Sampling, context.RequestAborted);
-        switch (pool.TryAdmit(live))
+        AdmissionResult admission;
+        try
+        {
+            admission = pool.TryAdmit(live);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A defect in the scheduling core, not the client's fault: an OpenAI-style 500, and it is logged.
+            metrics.Rejected.WithLabels(RejectReason.InternalError).Inc();
+            services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CompletionEndpoints).FullName!)
+                .LogError(e, "admitting a request failed");
+            await WriteErrorAsync(context, new ApiException(500, "the scheduler failed to admit the request", "server_error", null, "internal_error", RejectReason.InternalError))
+                .ConfigureAwait(false);
+            return;
+        }
+
+        switch (admission)
         {
             case AdmissionResult.QueueFull:
                 metrics.Rejected.WithLabels(RejectReason.QueueFull).Inc();

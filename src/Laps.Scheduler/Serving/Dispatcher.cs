@@ -162,16 +162,13 @@ internal sealed partial class Dispatcher
                 return AdmissionResult.NoWorkers; // none in the pool, or every one failed its last calls
             }
 
+            _core?.Admit(request.State); // first: if the core throws (a defect), nothing else has changed
             _held++;
             _requests.Add(request.State, request);
             _bySequence.Add(request.SequenceId, request);
             if (_core is null)
             {
                 _early.Add(request); // admitted to the core once the first worker describes itself
-            }
-            else
-            {
-                _core.Admit(request.State);
             }
 
             if (request.IsCancelled)
