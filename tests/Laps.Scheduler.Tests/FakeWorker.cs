@@ -39,6 +39,9 @@ public sealed class FakeWorker(string name) : IWorkerSession, IDisposable
 
     public EventLog<string> Released { get; } = new();
 
+    /// <summary>The deadline the scheduler gave each Step call.</summary>
+    public EventLog<TimeSpan> StepTimeouts { get; } = new();
+
     /// <summary>KV tokens a step's batch may hold (prompt, generated and the step's Drafts + 1 per sequence).</summary>
     public long KvCapacity { get; set; } = 1_000_000;
 
@@ -90,6 +93,7 @@ public sealed class FakeWorker(string name) : IWorkerSession, IDisposable
 
     public async Task<StepResult> StepAsync(IReadOnlyList<SequenceStep> batch, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        StepTimeouts.Add(timeout);
         Steps.Add(Wire(batch));
         foreach (var input in batch)
         {

@@ -148,6 +148,23 @@ public sealed class ServingDefectTests
         Assert.Equal([1000, 1001, 1002], healthy.Steps.Snapshot()[0].Batch[0].GeneratedTokenIds);
     }
 
+    [Theory]
+    [InlineData(0.0, false)]
+    [InlineData(0.001, true)]
+    public async Task StepDeadlines_FollowTheStepTime_ExceptForAnEngineAdapterThatBoundsItsOwnSteps(double resumeSecondsPerToken, bool adapter)
+    {
+        await using var sidecar = await SidecarHarness.StartAsync(
+            new Dictionary<string, string?> { ["Scheduler:MinStepTimeout"] = "00:00:00.200", ["Scheduler:StepTimeout"] = "00:00:30" },
+            configureWorkers: w => w.ResumeSecondsPerToken = resumeSecondsPerToken);
+
+        using var response = await sidecar.PostAsync("/v1/completions", new { prompt = "x", max_tokens = 9 });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var deadlines = sidecar.Worker.StepTimeouts.Snapshot();
+        Assert.Equal(TimeSpan.FromSeconds(adapter ? 60 : 30), deadlines[0]); // before any step: the longest
+        Assert.Equal(adapter ? TimeSpan.FromSeconds(60) : TimeSpan.FromMilliseconds(200), deadlines[^1]); // then its own step time, floored
+    }
+
     [Fact]
     public async Task RequestsWaitInThePool_AnIdleWorkerTakesThemWhileAnotherIsBusy()
     {

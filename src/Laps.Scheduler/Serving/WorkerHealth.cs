@@ -18,10 +18,20 @@ internal sealed class WorkerHealth(SchedulerOptions options)
     /// <summary>Calls that failed in a row (0 after a success).</summary>
     public int Failures { get; private set; }
 
+    /// <summary>
+    /// The worker is an engine adapter (a preempted sequence recomputes its prefix): a Step that resubmits sequences
+    /// waits for the engine's own queue and re-prefills, so its time does not follow the recent steps; the adapter bounds
+    /// each Step itself and reports a dead engine as unavailable, so only the longest deadline applies (twice
+    /// <see cref="SchedulerOptions.StepTimeout"/>, past the adapter's own).
+    /// </summary>
+    public bool SelfBounded { get; set; }
+
     /// <summary>The deadline of the next Step.</summary>
-    public TimeSpan StepTimeout => _averageStepSeconds is double average
-        ? TimeSpan.FromSeconds(Math.Clamp(average * DeadlineFactor, options.MinStepTimeout.TotalSeconds, options.StepTimeout.TotalSeconds))
-        : options.StepTimeout;
+    public TimeSpan StepTimeout => SelfBounded
+        ? options.StepTimeout * 2
+        : _averageStepSeconds is double average
+            ? TimeSpan.FromSeconds(Math.Clamp(average * DeadlineFactor, options.MinStepTimeout.TotalSeconds, options.StepTimeout.TotalSeconds))
+            : options.StepTimeout;
 
     /// <summary>The deadline of Describe probes and Release calls (cheap calls on a worker that may be down).</summary>
     public TimeSpan CallTimeout => options.MinStepTimeout;

@@ -171,6 +171,7 @@ internal sealed partial class WorkerLoop
             {
                 var info = await _session.DescribeAsync(_health.StepTimeout, waits).ConfigureAwait(false);
                 Info = info;
+                _health.SelfBounded = info.ResumePrefillSecondsPerToken > 0;
                 _health.Answered();
                 _dispatcher.Join(Slot, info);
                 SetReady(true);

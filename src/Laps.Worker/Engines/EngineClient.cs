@@ -22,7 +22,7 @@ public abstract class EngineClient : IDisposable
         ArgumentNullException.ThrowIfNull(baseUrl);
         BaseUrl = baseUrl.AbsoluteUri.EndsWith('/') ? baseUrl : new Uri(baseUrl.AbsoluteUri + "/");
         _ownsHttp = http is null;
-        Http = http ?? new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) })
+        Http = http ?? new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), MaxResponseDrainSize = 0 })
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
