@@ -48,6 +48,20 @@ public static class WorkerHost
     public static WebApplication Build(SimWorkerOptions options, string host, int port, Action<WebApplicationBuilder>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        var builder = GrpcBuilder(host, port);
+        configure?.Invoke(builder);
+        builder.Services.AddSimWorker(options);
+        var app = builder.Build();
+        app.MapSpeculativeWorker();
+        return app;
+    }
+
+    /// <summary>
+    /// A builder for a worker's gRPC server: HTTP/2 without TLS on host:port (port 0: any free one), no server header,
+    /// 10 s to finish calls on shutdown. The sim worker and the engine adapter both start from it.
+    /// </summary>
+    public static WebApplicationBuilder GrpcBuilder(string host, int port)
+    {
         ArgumentException.ThrowIfNullOrWhiteSpace(host);
         var address = ParseHost(host);
         var builder = WebApplication.CreateSlimBuilder();
@@ -64,11 +78,7 @@ public static class WorkerHost
             }
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
-        configure?.Invoke(builder);
-        builder.Services.AddSimWorker(options);
-        var app = builder.Build();
-        app.MapSpeculativeWorker();
-        return app;
+        return builder;
     }
 
     /// <summary>The address for a --host value: null for "localhost"; throws <see cref="FormatException"/> otherwise.</summary>

@@ -147,7 +147,7 @@ internal sealed class EmulateCommand : Command
 
         await using (app.ConfigureAwait(false))
         {
-            try
+            async Task StartAsync()
             {
                 if (bound.Options.Engine == EngineKind.Vllm && bound.Load > TimeSpan.Zero)
                 {
@@ -157,11 +157,8 @@ internal sealed class EmulateCommand : Command
                 app.Engine().Loading = bound.Options.Engine == EngineKind.Sglang && bound.Load > TimeSpan.Zero;
                 await app.StartAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (IOException e)
-            {
-                throw new UsageException($"--port: cannot listen on {bound.Host}:{bound.Port.ToString(CultureInfo.InvariantCulture)}: {e.Message}", e);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+
+            if (!await Listening.StartAsync(StartAsync, bound.Host, bound.Port, cancellationToken).ConfigureAwait(false))
             {
                 return ExitCodes.Success;
             }

@@ -177,15 +177,7 @@ internal sealed class WorkerCommand : Command
 
         await using (app.ConfigureAwait(false))
         {
-            try
-            {
-                await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (IOException e)
-            {
-                throw new UsageException($"--port: cannot listen on {invocation.Host}:{invocation.Port.ToString(CultureInfo.InvariantCulture)}: {e.Message}", e);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            if (!await Listening.StartAsync(() => app.StartAsync(cancellationToken), invocation.Host, invocation.Port, cancellationToken).ConfigureAwait(false))
             {
                 return ExitCodes.Success;
             }

@@ -31,6 +31,19 @@ internal static class ApiSupport
         }
     }
 
+    /// <summary>Runs an endpoint; a client mistake it throws becomes the engine's own error body, if nothing was sent yet.</summary>
+    public static async Task GuardAsync(HttpContext context, Func<Task> handler, Func<EmulatorApiException, JsonObject> error)
+    {
+        try
+        {
+            await handler().ConfigureAwait(false);
+        }
+        catch (EmulatorApiException e) when (!context.Response.HasStarted)
+        {
+            await WriteJsonAsync(context, e.Status, error(e)).ConfigureAwait(false);
+        }
+    }
+
     public static JsonElement? Get(this JsonElement element, string name)
         => element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
 

@@ -86,17 +86,8 @@ internal static class SglangApi
         app.MapGet("/metrics", () => Results.Text(Metrics(engine), "text/plain; version=0.0.4"));
     }
 
-    private static async Task Guard(HttpContext context, Func<Task> handler)
-    {
-        try
-        {
-            await handler().ConfigureAwait(false);
-        }
-        catch (EmulatorApiException e) when (!context.Response.HasStarted)
-        {
-            await ApiSupport.WriteJsonAsync(context, e.Status, Error(e.Message, e.Status)).ConfigureAwait(false);
-        }
-    }
+    private static Task Guard(HttpContext context, Func<Task> handler)
+        => ApiSupport.GuardAsync(context, handler, e => Error(e.Message, e.Status));
 
     private static JsonObject Error(string message, int code) => new()
     {

@@ -337,7 +337,7 @@ internal sealed partial class Dispatcher
 
             foreach (var (moved, from) in decision.Moved)
             {
-                _slots.FirstOrDefault(s => s.Core == from)?.ToRelease.Add(_requests[moved].SequenceId);
+                SlotOf(from)?.ToRelease.Add(_requests[moved].SequenceId);
             }
 
             var now = _clock.Now;
@@ -655,7 +655,7 @@ internal sealed partial class Dispatcher
         _held--;
         if (_core?.ResidentOn(request.State) is { } home)
         {
-            _slots.FirstOrDefault(s => s.Core == home)?.ToRelease.Add(request.SequenceId);
+            SlotOf(home)?.ToRelease.Add(request.SequenceId);
             Signal(); // an idle loop wakes to send the release
         }
 
@@ -713,6 +713,8 @@ internal sealed partial class Dispatcher
 
         return any || _slots.All(s => s.Dead || s.Retired);
     }
+
+    private WorkerSlot? SlotOf(PoolWorker worker) => _slots.FirstOrDefault(s => s.Core == worker);
 
     private void CheckDrained()
     {

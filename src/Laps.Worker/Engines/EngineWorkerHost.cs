@@ -1,8 +1,6 @@
 using Laps.Worker.Engines.Sglang;
 using Laps.Worker.Engines.Vllm;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -41,22 +39,7 @@ public static class EngineWorkerHost
     public static WebApplication Build(EngineWorkerOptions options, string host, int port, Action<WebApplicationBuilder>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentException.ThrowIfNullOrWhiteSpace(host);
-        var address = WorkerHost.ParseHost(host);
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            if (address is null)
-            {
-                kestrel.ListenLocalhost(port, l => l.Protocols = HttpProtocols.Http2);
-            }
-            else
-            {
-                kestrel.Listen(address, port, l => l.Protocols = HttpProtocols.Http2);
-            }
-        });
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        var builder = WorkerHost.GrpcBuilder(host, port);
         configure?.Invoke(builder);
         builder.Services.AddEngineWorker(options);
         var app = builder.Build();
