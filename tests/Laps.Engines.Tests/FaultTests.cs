@@ -135,6 +135,46 @@ public sealed class FaultTests
         Assert.Equal(await pair.ReferenceAsync(prompt, 30), known.Concat(rest.SelectMany(o => o.TokenIds)).ToArray());
     }
 
+    [Theory]
+    [InlineData(EngineKind.Vllm)]
+    [InlineData(EngineKind.Sglang)]
+    public async Task A_client_that_closes_its_stream_frees_the_engine_vllm_at_its_next_step_sglang_after_its_delay(EngineKind engine)
+    {
+        // Slow steps (time scale 0.5) so that "the next step" is a count, not a race; SGLang's delay kept short.
+        await using var pair = await EnginePair.StartAsync(engine, o => o with
+        {
+            MaxRunning = 1,
+            Model = o.Model with { TimeScale = 0.5 },
+            DisconnectAbortDelay = TimeSpan.FromMilliseconds(300),
+        });
+        // No drain on dispose (HttpClient's default reads up to 1 MB for 2 s to reuse the connection): the socket closes.
+        using var http = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = pair.EmulatorUrl, Timeout = TimeSpan.FromSeconds(20) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, engine == EngineKind.Vllm ? "v1/completions" : "generate")
+        {
+            Content = engine == EngineKind.Vllm
+                ? JsonContent.Create(new { prompt = Prompt(16), max_tokens = 100_000, stream = true })
+                : JsonContent.Create(new { input_ids = Prompt(16), sampling_params = new { max_new_tokens = 100_000 }, stream = true }),
+        };
+        var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        while (!((await reader.ReadLineAsync()) ?? string.Empty).StartsWith("data:", StringComparison.Ordinal))
+        {
+        }
+
+        response.Dispose(); // the client goes away mid-stream
+        var closedAt = pair.Engine.StepsRun;
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        while (pair.Engine.Stats.Running > 0)
+        {
+            await Task.Delay(5, bound.Token); // the one bounded wait: fails the test (cancelled) if the request never leaves
+        }
+
+        if (engine == EngineKind.Vllm)
+        {
+            Assert.InRange(pair.Engine.StepsRun - closedAt, 0, 3);
+        }
+    }
+
     [Fact]
     public async Task An_abort_the_engine_answers_late_delays_no_step_and_its_late_output_is_ignored()
     {

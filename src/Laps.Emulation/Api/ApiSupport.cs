@@ -44,6 +44,26 @@ internal static class ApiSupport
         }
     }
 
+    /// <summary>
+    /// What a response handler does with its engine request when it ends before the request finished (the client closed
+    /// the stream, a write failed): <paramref name="abandon"/> runs on dispose. Not a registration on RequestAborted:
+    /// the handler's own awaits on that token resume inline when it fires and would dispose such a registration
+    /// before its turn, so the engine would keep running a request nobody reads.
+    /// </summary>
+    public static IDisposable AbandonUnlessCompleted(EmulatedRequest request, Action abandon)
+        => new Abandon(request, abandon);
+
+    private sealed class Abandon(EmulatedRequest request, Action abandon) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (!request.Completed)
+            {
+                abandon();
+            }
+        }
+    }
+
     public static JsonElement? Get(this JsonElement element, string name)
         => element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
 

@@ -127,12 +127,12 @@ internal static class SglangApi
             : engine.Submit(rid, prompt, maxTokens, 0, [], [], 0);
         if (!body.BoolOr("stream", false))
         {
-            await RespondWholeAsync(context, engine, request).ConfigureAwait(false);
+            await RespondWholeAsync(context, engine, request, time).ConfigureAwait(false);
             return;
         }
 
         // SGLang: the streaming response's background task aborts the request 2 s after the connection closes.
-        using var registration = context.RequestAborted.Register(() => _ = AbortLaterAsync(engine, request, time));
+        using var abandon = ApiSupport.AbandonUnlessCompleted(request, () => _ = AbortLaterAsync(engine, request, time));
         var streamFaults = faults.TakeStreamFaults();
         ApiSupport.StartEvents(context.Response);
         var text = new StringBuilder();
@@ -234,8 +234,9 @@ internal static class SglangApi
         return meta;
     }
 
-    private static async Task RespondWholeAsync(HttpContext context, EmulatedEngine engine, EmulatedRequest request)
+    private static async Task RespondWholeAsync(HttpContext context, EmulatedEngine engine, EmulatedRequest request, TimeProvider time)
     {
+        using var abandon = ApiSupport.AbandonUnlessCompleted(request, () => _ = AbortLaterAsync(engine, request, time));
         var all = new List<StepEmission>();
         while (all.Count == 0 || all[^1].Finish == EmulatedFinish.None)
         {

@@ -128,7 +128,7 @@ internal static class VllmApi
         var streamFaults = faults.TakeStreamFaults();
 
         // vLLM: a disconnect cancels the generator, which aborts the request at the engine's next step.
-        using var registration = context.RequestAborted.Register(() => engine.Abort(request));
+        using var abandon = ApiSupport.AbandonUnlessCompleted(request, () => engine.Abort(request));
         ApiSupport.StartEvents(context.Response);
         var created = ApiSupport.Now();
         var sent = 0;
@@ -268,7 +268,7 @@ internal static class VllmApi
 
     private static async Task RespondWholeAsync(HttpContext context, EmulatedEngine engine, EmulatedRequest request, string id, bool returnIds)
     {
-        using var registration = context.RequestAborted.Register(() => engine.Abort(request));
+        using var abandon = ApiSupport.AbandonUnlessCompleted(request, () => engine.Abort(request));
         var all = new List<StepEmission>();
         while (all.Count == 0 || all[^1].Finish == EmulatedFinish.None)
         {
