@@ -4,6 +4,9 @@ internal static class ExitCodes
 {
     public const int Success = 0;
 
+    /// <summary>The command ran but part of its work failed (e.g. requests of a benchmark): its report is still printed.</summary>
+    public const int Failed = 1;
+
     /// <summary>Bad options or bad input (files, values): one line on stderr, never a stack trace.</summary>
     public const int Usage = 2;
 

@@ -69,7 +69,14 @@ internal sealed class LapsCommand : RootCommand
 
     private static int Usage(InvocationConfiguration configuration, ParseResult parseResult, IEnumerable<string> messages)
     {
-        var lines = messages.Select(m => OneLine(m).TrimEnd('.')).Distinct(StringComparer.Ordinal);
+        var lines = messages.Select(m => OneLine(m).TrimEnd('.')).Distinct(StringComparer.Ordinal).ToList();
+        if (parseResult.CommandResult.Command is { Subcommands.Count: > 0 } command && parseResult.UnmatchedTokens.Count > 0
+            && !parseResult.CommandResult.Children.Any())
+        {
+            // "laps simulate": name what there is.
+            lines.Add($"commands: {string.Join(", ", command.Subcommands.Select(c => c.Name))} ({CommandPath(parseResult.CommandResult)} <command> --help)");
+        }
+
         configuration.Error.WriteLine($"{CommandPath(parseResult.CommandResult)}: {string.Join("; ", lines)}");
         return ExitCodes.Usage;
     }

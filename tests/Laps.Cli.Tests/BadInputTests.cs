@@ -77,6 +77,36 @@ public sealed class BadInputTests : IDisposable
     public void An_unknown_option_is_one_line()
         => AssertOneUsageLine(new Cli().Run("sim", "--speed", "9"), "laps sim: ", "'--speed'");
 
+    [Theory]
+    [InlineData("sim")]
+    [InlineData("worker")]
+    [InlineData("emulate")]
+    [InlineData("scheduler")]
+    [InlineData("up")]
+    [InlineData("bench")]
+    [InlineData("operator")]
+    public void Help_shows_each_default_once(string command)
+    {
+        var (exitCode, stdout, _) = new Cli().Run(command, "--help");
+
+        Assert.Equal(0, exitCode);
+        Assert.All(stdout.Split('\n').Where(l => l.TrimStart().StartsWith("--", StringComparison.Ordinal)), line =>
+            Assert.False(line.Contains("[default:", StringComparison.Ordinal) && line.Contains("(default", StringComparison.Ordinal), line));
+    }
+
+    [Fact]
+    public void An_unknown_command_lists_the_commands()
+        => AssertOneUsageLine(new Cli().Run("simulate", "--load", "0.5"), "laps: ", "'simulate'", "commands: sim, worker, emulate, scheduler, up, bench, operator");
+
+    [Fact]
+    public void An_unwritable_out_directory_is_named_before_anything_runs()
+    {
+        var file = _out.File("a-file");
+        File.WriteAllText(file, "not a directory");
+
+        AssertOneUsageLine(new Cli().Run("sim", "--out", Path.Combine(file, "sim"), "--requests", "10"), "laps sim: --out: ", "is not a writable directory");
+    }
+
     [Fact]
     public void A_missing_command_is_one_line()
         => AssertOneUsageLine(new Cli().Run(), "laps: ");

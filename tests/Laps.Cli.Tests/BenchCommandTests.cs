@@ -72,9 +72,9 @@ public sealed class BenchCommandTests : IAsyncLifetime
     }
 
     [Fact]
-    public void Prompts_go_out_as_token_ids_streamed_with_a_max_tokens_bound()
+    public void Prompts_go_out_as_token_ids_streamed_with_the_fixed_max_tokens_real_clients_send()
     {
-        var (exitCode, _, stderr) = new Cli().Run("bench", "--target", Url, "--workload", "chat", "--requests", "3", "--rate", "400", "--json");
+        var (exitCode, stdout, stderr) = new Cli().Run("bench", "--target", Url, "--workload", "chat", "--requests", "3", "--rate", "400", "--json");
 
         Assert.True(exitCode == 0, stderr);
         Assert.Equal(3, _bodies.Count);
@@ -82,8 +82,20 @@ public sealed class BenchCommandTests : IAsyncLifetime
         {
             Assert.Equal(JsonValueKind.Array, b.GetProperty("prompt").ValueKind);
             Assert.True(b.GetProperty("stream").GetBoolean());
-            Assert.True(b.GetProperty("max_tokens").GetInt32() >= 1);
+            Assert.Equal(4096, b.GetProperty("max_tokens").GetInt32());
         });
+        using var report = JsonDocument.Parse(stdout);
+        Assert.Equal("4096", report.RootElement.GetProperty("max_tokens").GetString());
+    }
+
+    [Fact]
+    public void Max_tokens_trace_sends_each_prompts_own_output_length_and_the_report_says_so()
+    {
+        var (exitCode, stdout, stderr) = new Cli().Run("bench", "--target", Url, "--workload", "chat", "--requests", "12", "--rate", "400", "--max-tokens", "trace");
+
+        Assert.True(exitCode == 0, stderr);
+        Assert.True(_bodies.Select(b => b.GetProperty("max_tokens").GetInt32()).Distinct().Count() > 1, "every request sent the same max_tokens");
+        Assert.Contains("max_tokens: each request's own output length", stdout, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -104,13 +116,14 @@ public sealed class BenchCommandTests : IAsyncLifetime
     }
 
     [Fact]
-    public void Rejected_requests_are_counted_as_errors_by_kind()
+    public void Rejected_requests_are_counted_as_errors_by_kind_and_the_exit_status_says_the_run_failed()
     {
         _rejectEvery = 3;
 
         var (exitCode, stdout, stderr) = new Cli().Run("bench", "--target", Url, "--workload", "gsm8k", "--requests", "9", "--rate", "400", "--json");
 
-        Assert.True(exitCode == 0, stderr);
+        Assert.Equal(1, exitCode); // the report is printed, and the status says the run was not clean
+        Assert.Contains("3 of 9 requests failed (3 × http 429)", stderr, StringComparison.Ordinal);
         using var report = JsonDocument.Parse(stdout);
         Assert.Equal(6, report.RootElement.GetProperty("completed").GetInt32());
         Assert.Equal(3, report.RootElement.GetProperty("errors").GetInt32());
@@ -122,6 +135,7 @@ public sealed class BenchCommandTests : IAsyncLifetime
     [InlineData("--rate", "-1", "--rate: '-1' is out of range")]
     [InlineData("--requests", "0", "--requests: '0' is out of range")]
     [InlineData("--max-tokens", "0", "--max-tokens: '0' is out of range")]
+    [InlineData("--max-tokens", "all", "--max-tokens: 'all'")]
     [InlineData("--workload", "no-such-profile", "no-such-profile")]
     public void Bad_options_are_one_line_naming_the_value(string option, string value, string expected)
     {

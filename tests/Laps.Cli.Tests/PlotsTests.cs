@@ -31,6 +31,18 @@ public sealed class PlotsTests : IDisposable
     }
 
     [Fact]
+    public void Plots_of_an_earlier_run_are_not_left_beside_the_new_ones()
+    {
+        Plots.Write(_dir.Path, Runs.Study([0.5, 0.9], [1, 8], ["fcfs", "laps"], seeds: 1));
+        File.WriteAllText(_dir.File("notes.png"), "mine");
+
+        Plots.Write(_dir.Path, Runs.Study([0.5, 0.9], [4], ["fcfs", "laps"], seeds: 1));
+
+        Assert.Equal(["latency_cdf_b4.png", "latency_vs_load_b4.png", "notes.png"],
+            Directory.EnumerateFiles(_dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void One_seed_and_one_load_still_plot()
     {
         var written = Plots.Write(_dir.Path, Runs.Study([0.85], [4], ["fcfs", "laps"], seeds: 1));

@@ -21,4 +21,7 @@ internal sealed record BenchReport
 
     /// <summary>Errors by kind ("http 429", "timeout", ...), for the table.</summary>
     [JsonPropertyName("error_kinds")] public required IReadOnlyDictionary<string, int> ErrorKinds { get; init; }
+
+    /// <summary>The max_tokens sent: a number for every request, or "trace" (each entry's own output length).</summary>
+    [JsonPropertyName("max_tokens")] public string? MaxTokens { get; init; }
 }

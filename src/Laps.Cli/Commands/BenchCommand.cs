@@ -40,9 +40,19 @@ internal sealed class BenchCommand : Command
 
     internal Option<int> Requests { get; } = OptionValues.Scalar("--requests", "Requests to send", OptionValues.Integer, () => 200);
 
-    internal Option<int?> MaxTokens { get; } = OptionValues.Knob(
-        "--max-tokens", "max_tokens of every request (default: each prompt's own output length in the workload, which tells a length-capping scheduler the truth)",
-        OptionValues.Integer);
+    /// <summary>What real clients send when they set a limit: one fixed max_tokens, blind to how long each answer will be.</summary>
+    internal const int DefaultMaxTokens = 4096;
+
+    /// <summary>The value of --max-tokens that sends each entry's own output length.</summary>
+    internal const string TraceMaxTokens = "trace";
+
+    // A number, or "trace" (each entry's own output length).
+    internal Option<string> MaxTokens { get; } = OptionValues.Scalar(
+        "--max-tokens",
+        $"max_tokens of every request, or '{TraceMaxTokens}': each prompt's own output length in the workload, which tells a length-capping scheduler the truth (only for studying that)",
+        (option, token) => token == TraceMaxTokens ? token : OptionValues.Integer(option, token).ToString(CultureInfo.InvariantCulture),
+        () => DefaultMaxTokens.ToString(CultureInfo.InvariantCulture),
+        "N|" + TraceMaxTokens);
 
     internal Option<int> ConcurrencyLimit { get; } = OptionValues.Scalar("--concurrency-limit", "Most requests in flight; later ones wait (their wait counts in latency)", OptionValues.Integer, () => 256);
 
@@ -63,7 +73,16 @@ internal sealed class BenchCommand : Command
             using var http = _httpClient();
             var report = await new LoadGenerator(http, TimeProvider.System)
                 .RunAsync(target, parseResult.GetValue(Model)!, plan, concurrency, timeout, cancellationToken).ConfigureAwait(false);
+            report = report with { MaxTokens = parseResult.GetValue(MaxTokens) };
             Print(report, parseResult.GetValue(Json), stdout);
+            if (report.Errors > 0)
+            {
+                // The report is out (a script keeps it); the exit status says it is not a clean run.
+                parseResult.InvocationConfiguration.Error.WriteLine(
+                    $"laps bench: {report.Errors} of {report.Requests} requests failed ({string.Join(", ", report.ErrorKinds.Select(k => $"{k.Value} × {k.Key}"))})");
+                return ExitCodes.Failed;
+            }
+
             return ExitCodes.Success;
         }
         catch (Exception e) when (SimCommand.IsBadInput(SimCommand.Unwrap(e)))
@@ -117,7 +136,7 @@ internal sealed class BenchCommand : Command
             throw new UsageException($"--rate: '{rate.ToString(CultureInfo.InvariantCulture)}' is out of range: must be a positive number of requests per second");
         }
 
-        var maxTokens = parseResult.GetValue(MaxTokens);
+        int? maxTokens = parseResult.GetValue(MaxTokens) is { } text && text != TraceMaxTokens ? int.Parse(text, CultureInfo.InvariantCulture) : null;
         if (maxTokens is < 1)
         {
             throw new UsageException($"--max-tokens: '{maxTokens}' is out of range: must be >= 1");
@@ -144,6 +163,9 @@ internal sealed class BenchCommand : Command
             report.Requests.ToString(CultureInfo.InvariantCulture), report.Completed.ToString(CultureInfo.InvariantCulture), report.Errors.ToString(CultureInfo.InvariantCulture),
             F(report.DurationSeconds), F(report.MeanLatencySeconds), F(report.P50LatencySeconds), F(report.P99LatencySeconds), F(report.MeanTtftSeconds), F(report.TokensPerSecond));
         console.Write(table);
+        console.WriteLine(report.MaxTokens == TraceMaxTokens
+            ? "max_tokens: each request's own output length in the workload (--max-tokens trace)"
+            : $"max_tokens: {report.MaxTokens} for every request");
         foreach (var (kind, count) in report.ErrorKinds)
         {
             console.WriteLine($"errors: {count} × {kind}");

@@ -40,7 +40,7 @@ internal sealed class OperatorCommand : Command
 
     // A string option: a bool one would be a flag and not take "false".
     internal Option<string> LeaderElect { get; } = OptionValues.Scalar(
-        "--leader-elect", "Elect one active instance on a Lease (default true)", (o, t) => Boolean(o, t) ? "true" : "false", () => "true", "true|false");
+        "--leader-elect", "Elect one active instance on a Lease", (o, t) => Boolean(o, t) ? "true" : "false", () => "true", "true|false");
 
     internal Option<string> LeaseName { get; } = OptionValues.Scalar("--lease-name", "Name of the Lease", (_, t) => t, () => "laps-operator");
 

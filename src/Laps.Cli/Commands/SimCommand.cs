@@ -207,7 +207,25 @@ internal sealed class SimCommand : Command
         };
         Validated(spec.Validate, SpecOptionNames);
 
-        return new SimInvocation(spec, parseResult.GetValue(Out) ?? DefaultOutputDirectory, parseResult.GetValue(Json));
+        var output = parseResult.GetValue(Out) ?? DefaultOutputDirectory;
+        EnsureWritable(output);
+        return new SimInvocation(spec, output, parseResult.GetValue(Json));
+    }
+
+    /// <summary>Creates the --out directory and proves it writable now, not after a long simulation.</summary>
+    private void EnsureWritable(string directory)
+    {
+        try
+        {
+            Directory.CreateDirectory(directory);
+            var probe = Path.Combine(directory, $".laps-write-test-{Environment.ProcessId}");
+            File.WriteAllText(probe, string.Empty);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new UsageException($"{Out.Name}: '{directory}' is not a writable directory: {LapsCommand.OneLine(e.Message)}", e);
+        }
     }
 
     internal int Execute(ParseResult parseResult, CancellationToken cancellationToken)

@@ -20,9 +20,17 @@ internal static class Plots
 
     public static string LatencyCdfFileName(int batch) => string.Create(CultureInfo.InvariantCulture, $"latency_cdf_b{batch}.png");
 
-    /// <summary>Writes both plots for every batch size into <paramref name="directory"/> (which must exist); returns their paths.</summary>
+    /// <summary>
+    /// Writes both plots for every batch size into <paramref name="directory"/> (which must exist); returns their paths.
+    /// Plots an earlier run left there (other batch sizes) are removed first, so every plot beside results.json is of it.
+    /// </summary>
     public static IReadOnlyList<string> Write(string directory, IReadOnlyList<RunResult> results)
     {
+        foreach (var stale in Directory.EnumerateFiles(directory, "latency_vs_load_b*.png").Concat(Directory.EnumerateFiles(directory, "latency_cdf_b*.png")))
+        {
+            File.Delete(stale);
+        }
+
         var palette = new ScottPlot.Palettes.Category10();
         var colors = results.Select(r => r.Policy).Distinct(StringComparer.Ordinal)
             .Select((policy, index) => (policy, color: palette.GetColor(index)))
