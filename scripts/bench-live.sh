@@ -5,14 +5,16 @@
 # and the section between the "live" markers of docs/benchmarks.md is rewritten from it.
 #   scripts/bench-live.sh [--trace FILE] [--requests N] [--time-scale F] [--batch B] [--load RHO] [--seed S]
 #                         [--overhead-steps N] [--quick] [--engine sim|vllm|sglang] [--policies a,b,c]
-#                         [--engine-alone] [--alone-caps B,256] [--reuse]
+#                         [--engine-alone] [--alone-caps B,256] [--engine-load own|sim] [--reuse]
 # --reuse: keep the capacity and live runs already in the output folder (a run cut short) and run only what is missing.
 # Needs the .NET SDK and jq. About 13 minutes on the loaded 2-core VM, builds included (--quick: about 2 minutes, for trying the harness).
 #
 # Engines (docs/engines.md, "Measured"): --engine vllm|sglang runs every policy through `laps up --engine`, the adapter
-# in front of an emulated engine whose batch cap is the pool's batch, and also through the sim path (--engine sim) at
-# the same rate: 0.85 of the FCFS capacity measured live on the sim path. --engine-alone adds the engine by itself:
-# the same requests, seed and rate sent with `laps bench --target` straight to `laps emulate vllm` (FCFS continuous
+# in front of an emulated engine whose batch cap is the pool's batch, and also through the sim path (--engine sim),
+# each at the same load: 0.85 of its own FCFS capacity measured live (--engine-load own, the default; the adapter path
+# has no round trip per engine step, so the same rate would be a lighter load there), or the adapter path at the sim
+# path's rate (--engine-load sim). --engine-alone adds the engine by itself:
+# the same requests, seed and rate as the adapter rows sent with `laps bench --target` straight to `laps emulate vllm` (FCFS continuous
 # batching, no Laps), once per cap in --alone-caps ("B" = the pool's batch; 256 = vLLM's default --max-num-seqs for the
 # OpenAI server, vllm/engine/arg_utils.py get_batch_defaults, 1024 on GPUs of 70 GiB or more other than A100s).
 # Either writes its raw JSON to docs/bench/live-engines/<engine>-b<batch>/ and a table (report.md) there, spliced into
@@ -34,6 +36,7 @@ engine=sim
 engine_alone=0
 alone_caps=B,256
 reuse=0
+engine_load=own
 while [ $# -gt 0 ]; do
   case "$1" in
     --trace) trace=$2; shift 2 ;;
@@ -49,6 +52,7 @@ while [ $# -gt 0 ]; do
     --engine-alone) engine_alone=1; shift ;;
     --alone-caps) alone_caps=$2; shift 2 ;;
     --reuse) reuse=1; shift ;;
+    --engine-load) engine_load=$2; shift 2 ;;
     *) echo "bench-live.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -56,6 +60,7 @@ command -v jq > /dev/null || { echo "bench-live.sh: needs jq" >&2; exit 2; }
 [ -f "$trace" ] || { echo "bench-live.sh: no trace at '$trace' (--trace FILE)" >&2; exit 2; }
 
 case "$engine" in sim|vllm|sglang) ;; *) echo "bench-live.sh: --engine must be sim, vllm or sglang" >&2; exit 2 ;; esac
+case "$engine_load" in own|sim) ;; *) echo "bench-live.sh: --engine-load must be own or sim" >&2; exit 2 ;; esac
 [ ${#policies[@]} -gt 0 ] || { echo "bench-live.sh: --policies is empty" >&2; exit 2; }
 # The FCFS capacity run and "vs FCFS" need FCFS among the policies.
 [[ " ${policies[*]} " == *" fcfs "* ]] || policies=(fcfs "${policies[@]}")
@@ -136,7 +141,8 @@ step_mean() {
        END {if (c > 0) printf "%.9f", s / c; else printf "null"}' "$1"
 }
 
-bench() { laps bench --target "$url" --workload "$trace" --requests "$requests" --seed "$seed" --max-tokens 8192 --json "$@"; }
+# Exit status 1: some requests failed; the report (with them counted) is still written, and the table shows them.
+bench() { laps bench --target "$url" --workload "$trace" --requests "$requests" --seed "$seed" --max-tokens 8192 --json "$@" || [ $? -eq 1 ]; }
 
 # 1. FCFS capacity, live: every request sent at once; completions per second up to the 90th percentile one.
 if [ "$reuse" = 1 ] && [ -s "$out/capacity-fcfs.json" ] && jq -e .steps "$out/capacity-fcfs.json" > /dev/null; then
@@ -170,6 +176,23 @@ jq --argjson steps "$steps" --argjson period "$live_period" --argjson model "$mo
   "$out/capacity-fcfs.json" > "$out/capacity-fcfs.json.tmp"
 mv "$out/capacity-fcfs.json.tmp" "$out/capacity-fcfs.json"
 
+# 1b. The adapter path's own FCFS capacity (--engine-load own): its rows run at 0.85 of it.
+engine_capacity=$capacity
+engine_rate=$rate
+if [ "$engine" != sim ] && [ "$engine_load" = own ]; then
+  if [ "$reuse" = 1 ] && [ -s "$out/capacity-$engine-fcfs.json" ]; then
+    echo "capacity through the $engine adapter: reusing $out/capacity-$engine-fcfs.json" >&2
+  else
+    echo "capacity through the $engine adapter (fcfs, all $requests requests at once)..." >&2
+    up fcfs 1 "$batch" "$time_scale" "$engine"
+    bench --rate 100000 > "$out/capacity-$engine-fcfs.json"
+    down
+  fi
+  engine_capacity=$(jq '.throughput_p90_rps' "$out/capacity-$engine-fcfs.json")
+  engine_rate=$(jq -n "$load * $engine_capacity")
+  echo "  $engine adapter capacity $engine_capacity req/s; offered $engine_rate req/s" >&2
+fi
+
 # 2. Every policy at that rate: the same seed, so the same prompts and arrival times.
 #    In engines mode, first through the sim path, then through the engine adapter (the same rate).
 live_engines=(sim)
@@ -186,7 +209,9 @@ for eng in "${live_engines[@]}"; do
     up "$policy" 1 "$batch" "$time_scale" "$eng"
     emu=
     [ "$eng" = vllm ] && emu=$(engine_url)
-    bench --rate "$rate" > "$out/$name.json"
+    eng_rate=$rate
+    [ "$eng" = sim ] || eng_rate=$engine_rate
+    bench --rate "$eng_rate" > "$out/$name.json"
     curl -sf "${url}metrics" > "$out/metrics-$name.txt"
     : > "$out/engine-$name.txt"
     [ -n "$emu" ] && { curl -sf "${emu}metrics" > "$out/engine-$name.txt" || true; }
@@ -225,7 +250,7 @@ if [ "$engine_alone" = 1 ]; then
     rm -f "$log"
     model=$(curl -sf "${emu}v1/models" | jq -r '.data[0].id')
     laps bench --target "$emu" --model "$model" --workload "$trace" --requests "$requests" --seed "$seed" \
-      --max-tokens 8192 --json --rate "$rate" > "$out/alone-vllm-cap$cap.json"
+      --max-tokens 8192 --json --rate "$engine_rate" > "$out/alone-vllm-cap$cap.json" || [ $? -eq 1 ]
     curl -sf "${emu}metrics" > "$out/engine-alone.txt" || : > "$out/engine-alone.txt"
     annotate "$out/alone-vllm-cap$cap.json" "alone" "" "$out/engine-alone.txt"
     jq --argjson cap "$cap" '. + {policy: "vllm-alone", engine: "vllm-alone", cap: $cap, preemptions: 0}' \
@@ -245,8 +270,10 @@ sim --rate "$(jq -n "$rate / $time_scale")" --policies "$(IFS=,; echo "${policie
   > "$out/sim-overhead.json"
 # The engine adapter resumes a preempted sequence by recomputing its prompt + generated tokens (its prefix cache
 # serves what it still holds), where a sim worker keeps the KV: in engines mode, a third prediction with --resume recompute.
+# Both at the adapter rows' rate.
 if [ "$engines_mode" = 1 ]; then
-  sim --rate "$(jq -n "$rate / $time_scale")" --policies "$(IFS=,; echo "${policies[*]}")" --resume recompute > "$out/sim-recompute.json"
+  sim --rate "$(jq -n "$engine_rate / $time_scale")" --policies "$(IFS=,; echo "${policies[*]}")" > "$out/sim-engine.json"
+  sim --rate "$(jq -n "$engine_rate / $time_scale")" --policies "$(IFS=,; echo "${policies[*]}")" --resume recompute > "$out/sim-recompute.json"
 fi
 rm -rf "$sim_dir"
 
@@ -254,15 +281,17 @@ if [ "$engines_mode" = 1 ]; then
   elapsed=$(( $(date +%s) - started ))
   jq -n --arg trace "$(basename "$trace")" --argjson requests "$requests" --argjson time_scale "$time_scale" \
     --argjson batch "$batch" --argjson load "$load" --argjson seed "$seed" --argjson capacity "$capacity" \
-    --argjson rate "$rate" --argjson elapsed "$elapsed" --arg date "$(date -u +%Y-%m-%d)" --arg engine "$engine" \
+    --argjson rate "$rate" --argjson engine_capacity "$engine_capacity" --argjson engine_rate "$engine_rate" \
+    --arg engine_load "$engine_load" --argjson elapsed "$elapsed" --arg date "$(date -u +%Y-%m-%d)" --arg engine "$engine" \
     --arg caps "$alone_caps" --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" \
     --argjson cores "$(nproc)" --arg load_avg "$(cut -d' ' -f1-3 /proc/loadavg)" \
     '{trace: $trace, requests: $requests, time_scale: $time_scale, batch: $batch, load: $load, seed: $seed,
-      capacity_rps: $capacity, rate_rps: $rate, elapsed_s: $elapsed, date: $date, cpu: $cpu, cores: $cores,
+      capacity_rps: $capacity, rate_rps: $rate, engine_capacity_rps: $engine_capacity, engine_rate_rps: $engine_rate,
+      engine_load: $engine_load, elapsed_s: $elapsed, date: $date, cpu: $cpu, cores: $cores,
       engine: $engine, alone_caps: $caps, load_average_at_end: $load_avg}' > "$out/settings.json"
   report=$(jq -rn --slurpfile settings "$out/settings.json" --slurpfile sim "$out/sim.json" \
     --slurpfile simo "$out/sim-overhead.json" --slurpfile capacity "$out/capacity-fcfs.json" \
-    --slurpfile simr "$out/sim-recompute.json" --slurpfile live <(cat "$out"/live-*.json) \
+    --slurpfile simr "$out/sim-recompute.json" --slurpfile sime "$out/sim-engine.json" --slurpfile live <(cat "$out"/live-*.json) \
     --slurpfile alone <(cat "$out"/alone-*.json 2> /dev/null || true) -f scripts/bench-engines.jq)
   printf '%s\n' "$report" > "$out/report.md"
   if grep -q "<!-- engines-b$batch:begin -->" docs/benchmarks.md; then
