@@ -131,6 +131,19 @@ foreach (var (_, spec) in workloads.Where(w => w.Name is "sharegpt" or "mixed"))
     });
 }
 
+// 6. The engine alone (FCFS continuous batching at its own cap: vLLM's default --max-num-seqs is 256) against LAPS-SD
+// capped at a small batch and at the engine's cap, at the same request rates: fractions of the engine's own saturation.
+const int EngineCap = 256;
+var engineSaturation = new ExperimentRunner(new ExperimentSpec
+{
+    Workload = sharegpt, Loads = [1.0], Batches = [EngineCap], Policies = ["fcfs"], Requests = requests, Seeds = 1,
+}).Run()[0].ArrivalRate;
+Run("capacity", "engine cap 256 vs small batch", new ExperimentSpec
+{
+    Workload = sharegpt, Rates = [.. Report.CapacityFractions.Select(f => Math.Round(f * engineSaturation, 3))], Batches = [8, EngineCap],
+    Policies = ["fcfs", "laps"],
+});
+
 Directory.CreateDirectory(outDir);
 var dataDir = Path.Combine(outDir, "evaluation");
 Directory.CreateDirectory(dataDir);

@@ -30,6 +30,7 @@ internal static class Report
         Arrivals(sb, rows, baselines);
         Knobs(sb, rows, baselines);
         Resume(sb, rows, baselines);
+        Capacity(sb, rows);
         return sb.ToString();
     }
 
@@ -192,6 +193,42 @@ internal static class Report
                 var mean = Mean(cell, p, r => r.MeanLatencySeconds);
                 sb.AppendLine($"| {g.Key.Setting} | {g.Key.Workload} | {g.Key.Batch} | {p} | {mean:F3} | {mean / Mean(kept, p, r => r.MeanLatencySeconds):F2} | {Mean(cell, p, r => r.PreemptionsPerRequest):F2} | {Mean(cell, p, r => (double)r.RecomputedTokens / r.Requests):F0} |");
             }
+        }
+
+        sb.AppendLine();
+    }
+
+    /// <summary>The request rates of the capacity section, as fractions of the engine's FCFS saturation at its own cap.</summary>
+    public static readonly double[] CapacityFractions = [0.05, 0.15, 0.3, 0.5, 0.7, 0.85, 0.95, 1.05, 1.2];
+
+    private static void Capacity(StringBuilder sb, List<Row> rows)
+    {
+        var cell = rows.Where(r => r.Section == "capacity").ToList();
+        if (cell.Count == 0)
+        {
+            return;
+        }
+
+        var cap = cell.Max(r => r.R.Batch);
+        var small = cell.Min(r => r.R.Batch);
+        var rates = cell.Select(r => r.R.ArrivalRate).Distinct().Order().ToList();
+        var saturation = rates[^1] / CapacityFractions[^1];
+        sb.AppendLine($"## The engine alone at its own batch cap ({cap}) against LAPS-SD (ShareGPT, EAGLE, the same request rates)");
+        sb.AppendLine();
+        sb.AppendLine($"\"Engine alone\" is FCFS continuous batching at the engine's cap ({cap}: vLLM's default `--max-num-seqs`), what a user gets without Laps; " +
+                      $"\"LAPS-SD, batch {small}\" is Laps capped at a small batch. Rates are fractions of the engine alone's saturation throughput ({saturation:F2} requests/s); above 1 the engine is overloaded for the run's {cell[0].R.Requests:N0} requests (a burst), and its queue grows until the arrivals stop. " +
+                      $"Mean latency (s); the ratios are LAPS-SD's over the engine alone's (below 1: Laps is faster).");
+        sb.AppendLine();
+        sb.AppendLine($"| rate (req/s) | of saturation | engine alone (FCFS, {cap}) | LAPS-SD, {cap} | LAPS-SD, {small} | FCFS, {small} | LAPS {cap} / alone | LAPS {small} / alone |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var rate in rates)
+        {
+            List<Row> At(int batch) => [.. cell.Where(r => r.R.ArrivalRate == rate && r.R.Batch == batch)];
+            var alone = Mean(At(cap), "fcfs", r => r.MeanLatencySeconds);
+            var lapsCap = Mean(At(cap), "laps", r => r.MeanLatencySeconds);
+            var lapsSmall = Mean(At(small), "laps", r => r.MeanLatencySeconds);
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {rate:F2} | {rate / saturation:F2} | {alone:F3} | {lapsCap:F3} | {lapsSmall:F3} | {Mean(At(small), "fcfs", r => r.MeanLatencySeconds):F3} | {lapsCap / alone:F2} | {lapsSmall / alone:F2} |"));
         }
 
         sb.AppendLine();

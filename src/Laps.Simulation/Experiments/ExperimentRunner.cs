@@ -55,8 +55,9 @@ public sealed class ExperimentRunner
         Parallel.For(0, jobs.Length, parallel, i =>
         {
             var (g, level, policy) = jobs[i];
-            var rate = Spec.Rates is null ? level * g.SaturationRps : level;
-            results[i] = RunOne(g, rate, policy);
+            // A load is reported as given (rate / saturation would come back as 0.8500000000000001).
+            var (rate, load) = Spec.Rates is null ? (level * g.SaturationRps, level) : (level, level / g.SaturationRps);
+            results[i] = RunOne(g, rate, load, policy);
             progress?.Report(results[i]);
         });
 
@@ -100,9 +101,8 @@ public sealed class ExperimentRunner
         return new Prepared(batch, seed, entries, context, saturation, sigma);
     }
 
-    private RunResult RunOne(Prepared g, double rate, string policyName)
+    private RunResult RunOne(Prepared g, double rate, double load, string policyName)
     {
-        var load = rate / g.SaturationRps;
         var arrivals = _arrivals.Generate(g.Entries.Count, rate, new Random(unchecked((g.Seed * 7919) + 104729)));
         var requests = SimulatedRequest.From(g.Entries, arrivals, Spec.Proposer);
         var policy = PolicyCatalog.Create(policyName, g.Context, Spec.PolicySettings);
