@@ -15,7 +15,10 @@ public sealed record EmulatorOptions
     public SimWorkerOptions Model { get; init; } = new();
 
     /// <summary>Running requests at most (vLLM --max-num-seqs, SGLang --max-running-requests); the rest wait, FCFS.</summary>
-    public int MaxRunning { get; init; } = 256;
+    public int MaxRunning { get; init; } = DefaultMaxRunning;
+
+    /// <summary>vLLM's default --max-num-seqs for its OpenAI server on GPUs under 70 GiB (vllm/engine/arg_utils.py, get_batch_defaults).</summary>
+    public const int DefaultMaxRunning = 256;
 
     /// <summary>KV block size of the prefix cache (vLLM: 16 tokens; SGLang's radix cache matches by token: 1).</summary>
     public int BlockSize { get; init; } = 16;

@@ -208,7 +208,7 @@ public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOption
             failures.Add("Workers: an address is listed twice");
         }
 
-        AtLeast(failures, "Batch", options.Batch, 1);
+        AtLeast(failures, "Batch", options.Batch, 0);
         AtLeast(failures, "MaxQueued", options.MaxQueued, 1);
         AtLeast(failures, "MaxPromptTokens", options.MaxPromptTokens, 1);
         AtLeast(failures, "MaxRequestBodyBytes", options.MaxRequestBodyBytes, 1024);

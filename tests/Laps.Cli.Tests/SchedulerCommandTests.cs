@@ -114,7 +114,7 @@ public sealed class SchedulerCommandTests
     [InlineData(new[] { "--workers", "nohost" }, "laps scheduler: --workers: 'nohost' is not a host:port address")]
     [InlineData(new[] { "--workers", "a:1,a:1" }, "laps scheduler: --workers: 'a:1' is listed twice")]
     [InlineData(new[] { "--port", "80" }, "laps scheduler: --workers: at least one worker address")]
-    [InlineData(new[] { "--workers", "w:1", "--batch", "0" }, "laps scheduler: --batch: '0' must be >= 1")]
+    [InlineData(new[] { "--workers", "w:1", "--batch", "-2" }, "laps scheduler: --batch: '-2' must be >= 0")]
     [InlineData(new[] { "--workers", "w:1", "--max-queued", "0" }, "laps scheduler: --max-queued: '0' must be >= 1")]
     [InlineData(new[] { "--workers", "w:1", "--max-prompt-tokens", "-5" }, "laps scheduler: --max-prompt-tokens: '-5' must be >= 1")]
     [InlineData(new[] { "--workers", "w:1", "--laps-queues", "0" }, "laps scheduler: --laps-queues: '0' is out of range: LAPS queues must be in 1..64")]

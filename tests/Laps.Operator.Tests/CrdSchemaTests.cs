@@ -55,7 +55,7 @@ public sealed class CrdSchemaTests
     [InlineData("scheduler: {starvationGuard: true}", "scheduler.starvationGuard applies only to policy sjf or srpt")]
     [InlineData("scheduler: {laps: {posteriorCapacity: 100, posteriorNeighbours: 200}}", "scheduler.laps.posteriorCapacity must be at least scheduler.laps.posteriorNeighbours")]
     [InlineData("scheduler: {batchSize: 128}", "scheduler.batchSize must not exceed workers.maxBatch")]
-    [InlineData("workers: {maxBatch: 4}", "scheduler.batchSize must not exceed workers.maxBatch")]
+    [InlineData("workers: {maxBatch: 4}\n  scheduler: {batchSize: 8}", "scheduler.batchSize must not exceed workers.maxBatch")]
     public void CEL_rules_reject_cross_field_mistakes_and_the_operator_agrees(string spec, string message)
     {
         var pool = Pool(spec);

@@ -73,8 +73,11 @@ public sealed class FakeWorker(string name) : IWorkerSession, IDisposable
 
     private WorkerInfo Info()
         => new(
-            Name, "fake", Drafts, MaxBatch: 64, KvCapacity, Tokenizer: "stand-in", SamplingParameters: SamplingParameters,
+            Name, "fake", Drafts, MaxBatch, KvCapacity, Tokenizer: "stand-in", SamplingParameters: SamplingParameters,
             ResumePrefillSecondsPerToken: ResumeSecondsPerToken);
+
+    /// <summary>The most sequences one Step may carry, as Describe reports it (an engine adapter: the engine's batch cap).</summary>
+    public int MaxBatch { get; set; } = 64;
 
     /// <summary>As an engine adapter says it: a preempted sequence recomputes its prefix at this cost per token (0: it keeps its state).</summary>
     public double ResumeSecondsPerToken { get; set; }

@@ -18,7 +18,7 @@ public sealed class OptionsTests
         { "Policy", "oracle", "Policy: 'oracle' cannot run live" },
         { "Workers:0", "no-port", "'no-port' is not a host:port address" },
         { "Workers:0", "host:99999", "'host:99999' is not a host:port address" },
-        { "Batch", "0", "Batch: '0' must be >= 1" },
+        { "Batch", "-1", "Batch: '-1' must be >= 0" },
         { "MaxQueued", "-1", "MaxQueued: '-1' must be >= 1" },
         { "MaxPromptTokens", "0", "MaxPromptTokens: '0'" },
         { "MaxCompletionTokens", "0", "MaxCompletionTokens: '0'" },

@@ -74,6 +74,38 @@ public sealed class SchedulingTests
         Assert.Equal(worker.Steps.Snapshot()[0].Batch[0].SequenceId, order[0]);
     }
 
+    [Theory]
+    [InlineData(null, 12)] // the default (once a fixed 8): each worker's own maximum (an engine adapter's is the engine's cap)
+    [InlineData("2", 2)]   // a configured batch below it
+    [InlineData("20", 12)] // a configured batch above it is capped
+    public async Task The_batch_is_the_workers_own_maximum_unless_configured_lower(string? configured, int expected)
+    {
+        await using var sidecar = await SidecarHarness.StartAsync(
+            configured is null ? null : new Dictionary<string, string?> { ["Scheduler:Batch"] = configured },
+            configureWorkers: w => w.MaxBatch = 12);
+        var worker = sidecar.Worker;
+        worker.Manual = true;
+        var requests = Enumerable.Range(0, 14).Select(i => sidecar.PostAsync("/v1/completions", new { prompt = $"p{i}", max_tokens = 40 })).ToList();
+        await sidecar.Admitted.WaitAsync(_ => true, skip: 13);
+
+        var seen = 0;
+        var widest = 0;
+        while (widest < expected && seen < 200)
+        {
+            worker.Allow();
+            widest = Math.Max(widest, (await worker.Steps.WaitAsync(_ => true, skip: seen++)).Batch.Count);
+        }
+
+        worker.Allow(10_000);
+        foreach (var request in requests)
+        {
+            using var response = await request;
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(expected, worker.Steps.Snapshot().Max(s => s.Batch.Count));
+    }
+
     [Fact]
     public async Task BatchOfMany_RunsConcurrentRequestsInOneStep()
     {

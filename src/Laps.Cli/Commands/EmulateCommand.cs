@@ -58,7 +58,7 @@ internal sealed class EmulateCommand : Command
 
     internal Option<string> Host { get; } = OptionValues.Scalar("--host", "Address to listen on: an IP address or 'localhost'", (_, t) => t, () => "127.0.0.1");
 
-    internal Option<int> Batch { get; } = OptionValues.Scalar("--batch", "The engine's batch cap (vLLM --max-num-seqs, SGLang --max-running-requests); the rest wait", OptionValues.Integer, () => 256);
+    internal Option<int> Batch { get; } = OptionValues.Scalar("--batch", "The engine's batch cap (vLLM --max-num-seqs, SGLang --max-running-requests); the rest wait", OptionValues.Integer, () => EmulatorOptions.DefaultMaxRunning);
 
     internal Option<string> Workload { get; } = OptionValues.Scalar(
         "--workload", "Trace files whose prompts are replayed and/or a built-in profile for other prompts, comma-separated", (_, t) => t, () => Defaults.Workload, "trace|profile[,...]");

@@ -47,13 +47,13 @@ internal sealed class LocalPool : IAsyncDisposable
                     TimeScale = settings.TimeScale,
                     Proposer = settings.Proposer,
                     K = settings.K,
-                    MaxBatch = Math.Max(64, settings.Batch),
+                    MaxBatch = settings.Batch > 0 ? Math.Max(64, settings.Batch) : 64,
                 };
                 Uri bound;
                 if (settings.Engine is { } engine)
                 {
                     var emulated = await EmulatedEngineWorker.StartAsync(
-                        new EmulatorOptions { Engine = engine, Model = model, MaxRunning = settings.Batch },
+                        new EmulatorOptions { Engine = engine, Model = model, MaxRunning = settings.Batch > 0 ? settings.Batch : EmulatorOptions.DefaultMaxRunning },
                         model.WorkerId,
                         configure: b => b.Logging.SetMinimumLevel(LogLevel.Warning),
                         cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -214,7 +214,7 @@ internal sealed class UpCommand : Command
             await using var pool = await LocalPool.StartAsync(settings, cancellationToken).ConfigureAwait(false);
             var options = pool.SchedulerOptions;
             await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"laps up: OpenAI API on {pool.Url} (metrics at {pool.Url}metrics), policy {options.Policy}, batch {options.Batch}, {settings.Workers} {(settings.Engine is { } kind ? kind.ToString().ToLowerInvariant() + " (emulated) adapter" : "sim")} workers at {string.Join(", ", pool.WorkerAddresses)}; Ctrl+C stops")).ConfigureAwait(false);
+                $"laps up: OpenAI API on {pool.Url} (metrics at {pool.Url}metrics), policy {options.Policy}, batch {(options.Batch > 0 ? options.Batch.ToString(CultureInfo.InvariantCulture) : "each worker's maximum")}, {settings.Workers} {(settings.Engine is { } kind ? kind.ToString().ToLowerInvariant() + " (emulated) adapter" : "sim")} workers at {string.Join(", ", pool.WorkerAddresses)}; Ctrl+C stops")).ConfigureAwait(false);
             await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             await pool.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
             return ExitCodes.Success;

@@ -55,6 +55,9 @@ internal sealed partial class Dispatcher
 {
     private const int FallbackSpeculationLength = 4;
 
+    /// <summary>The batch when neither the configuration nor the worker names one (a worker that reports no maximum).</summary>
+    private const int FallbackBatch = 8;
+
     private readonly Lock _lock = new();
     private readonly SchedulerOptions _options;
     private readonly ILengthPredictor _predictor;
@@ -235,7 +238,7 @@ internal sealed partial class Dispatcher
                 _early.Clear();
             }
 
-            var batch = info.MaxBatch > 0 ? Math.Min(_options.Batch, info.MaxBatch) : _options.Batch;
+            var batch = BatchFor(info);
             slot.Core = _core.AddWorker(batch, info.KvCapacityTokens > 0 ? info.KvCapacityTokens : long.MaxValue);
             slot.Ready = true;
             slot.Failures = 0;
@@ -519,10 +522,23 @@ internal sealed partial class Dispatcher
         }
     }
 
+    /// <summary>
+    /// A worker's batch: the configured one capped at the worker's maximum, or (batch 0, the default) the worker's
+    /// maximum itself, which for an engine adapter is the engine's batch cap: Laps batches at the engine's capacity
+    /// (docs/evaluation.md, "The engine alone at its own batch cap").
+    /// </summary>
+    private int BatchFor(WorkerInfo info) => (_options.Batch, info.MaxBatch) switch
+    {
+        (> 0, > 0) => Math.Min(_options.Batch, info.MaxBatch),
+        (> 0, _) => _options.Batch,
+        (_, > 0) => info.MaxBatch,
+        _ => FallbackBatch,
+    };
+
     private PoolScheduler CreateCore(WorkerInfo info)
     {
         var k = info.SpeculationLength > 0 ? info.SpeculationLength : FallbackSpeculationLength;
-        var batch = info.MaxBatch > 0 ? Math.Min(_options.Batch, info.MaxBatch) : _options.Batch;
+        var batch = BatchFor(info);
         var stepSeconds = _options.StepSeconds > 0 ? _options.StepSeconds : ReferenceStepSeconds(info.StepTime, k, batch);
         var context = new PolicyContext(k, stepSeconds, _options.PriorAcceptance);
         return new PoolScheduler(PolicyCatalog.Create(_options.Policy, context, _options.PolicySettings), _predictor);

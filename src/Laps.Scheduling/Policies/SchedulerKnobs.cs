@@ -131,7 +131,8 @@ public sealed class SchedulerKnob
 /// </summary>
 public static class SchedulerKnobs
 {
-    public const int DefaultBatch = 8;
+    /// <summary>0: each worker's own maximum (an engine adapter's is the engine's batch cap, e.g. vLLM's --max-num-seqs).</summary>
+    public const int DefaultBatch = 0;
     public const int DefaultMaxQueued = 256;
 
     private static readonly IReadOnlyDictionary<string, string> OnOff = new Dictionary<string, string> { ["on"] = "true", ["off"] = "false" };
@@ -143,7 +144,7 @@ public static class SchedulerKnobs
         LapsPolicy.PolicyName, null, [], PolicyCatalog.LiveRejection);
 
     public static SchedulerKnob Batch { get; } = new(
-        "Batch", "--batch", "batchSize", KnobType.WholeNumber, NoChoices, "Sequences per step on each worker", SchedulerKnob.Word(DefaultBatch), null, []);
+        "Batch", "--batch", "batchSize", KnobType.WholeNumber, NoChoices, "Sequences per step on each worker (0: each worker's own maximum, the engine's batch cap)", SchedulerKnob.Word(DefaultBatch), null, []);
 
     public static SchedulerKnob MaxQueued { get; } = new(
         "MaxQueued", "--max-queued", "maxQueued", KnobType.WholeNumber, NoChoices,
