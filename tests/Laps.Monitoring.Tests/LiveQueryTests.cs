@@ -143,6 +143,32 @@ public sealed partial class LiveQueryTests(ScrapedPools stack, ITestOutputHelper
         }
     }
 
+    /// <summary>
+    /// The prometheus-adapter rule of examples/prometheus-adapter-values.yaml (for examples/hpa-queue-depth.yaml) as the
+    /// adapter runs it: its series query finds each pool's queue depth with the labels it maps to the namespace and the
+    /// InferencePool, and its metrics query, filled in for one pool, answers one value labelled with that pool.
+    /// </summary>
+    [Fact]
+    public async Task The_autoscaling_rule_serves_each_pools_queue_depth()
+    {
+        var prometheus = stack.Prometheus;
+        var rule = AdapterRule.Load(Repository.AdapterValues);
+        Assert.Equal(["namespace", "pool"], rule.Resources.Overrides.Keys.Order(StringComparer.Ordinal));
+
+        using var series = await prometheus.GetJsonAsync("api/v1/series?match[]=" + Uri.EscapeDataString(rule.SeriesQuery), stack.Deadline);
+        var found = series.RootElement.GetProperty("data").EnumerateArray().ToList();
+        Assert.Equal(
+            ["chat", "faults", "sglang", "vllm"],
+            found.Select(s => s.GetProperty("pool").GetString()!).Distinct().Order(StringComparer.Ordinal));
+        Assert.All(found, s => Assert.Matches(rule.Name.Matches, s.GetProperty("__name__").GetString()));
+
+        var query = rule.QueryFor(found[0].GetProperty("__name__").GetString()!, "pool", "chat", ScrapedPools.Namespace);
+        var result = await prometheus.QueryUntilDataAsync(query, stack.Deadline);
+        var one = Assert.Single(result.EnumerateArray());
+        Assert.Equal("chat", one.GetProperty("metric").GetProperty("pool").GetString());
+        output.WriteLine($"{query}\n  => {Describe(result)}");
+    }
+
     [Fact]
     public async Task Prometheus_loads_every_alert_and_evaluates_it_without_error()
     {
