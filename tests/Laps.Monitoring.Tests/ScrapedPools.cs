@@ -160,7 +160,7 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
     private static ScrapeTarget Scheduler(LocalPool pool, string name)
         => new(SchedulerJob, pool.Url, new Dictionary<string, string> { ["namespace"] = Namespace, ["pool"] = name });
 
-    /// <summary>Each engine's /metrics with the labels the engine pool's PodMonitor gives it (its pod named as the operator names worker pods).</summary>
+    /// <summary>Each engine's /metrics with the labels the engine pool's PodMonitor gives it (pod: one of P-workers' pods).</summary>
     private static IEnumerable<ScrapeTarget> Engines(LocalPool pool, string name) => pool.EngineUrls.Select((url, i) => new ScrapeTarget(
         EngineJob, url, new Dictionary<string, string> { ["namespace"] = Namespace, ["pool"] = name, ["pod"] = $"{name}-workers-{i}" }));
 
