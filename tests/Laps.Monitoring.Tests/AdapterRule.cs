@@ -42,8 +42,6 @@ internal sealed class AdapterResources
 internal sealed class AdapterNaming
 {
     public string Matches { get; set; } = "";
-
-    public string As { get; set; } = "";
 }
 
 internal sealed class AdapterValues
