@@ -9,7 +9,7 @@ namespace Laps.Deploy.Tests;
 /// </summary>
 public class AutoscalingTests
 {
-    private static readonly JsonObject Hpa = Pools.Example.Find("HorizontalPodAutoscaler", Pools.ExampleName);
+    private static readonly JsonObject Hpa = Pools.Examples.Find("HorizontalPodAutoscaler", Pools.ExampleName);
     private static readonly JsonObject Crd = Yaml.Load(File.ReadAllText(Tools.InRepo("crds", "laps.dev_inferencepools.yaml")))!.AsObject();
     private static readonly JsonObject AdapterRule = Assert.Single(
         Yaml.Load(File.ReadAllText(Tools.InRepo("examples", "prometheus-adapter-values.yaml")))!["rules"]!["custom"]!.AsArray())!.AsObject();
@@ -60,7 +60,7 @@ public class AutoscalingTests
     public void It_keeps_two_workers_and_scales_down_one_worker_at_a_time_as_the_disruption_budget_allows()
     {
         var spec = Hpa["spec"]!;
-        var budget = Pools.Example.Find("PodDisruptionBudget", $"{Pools.ExampleName}-workers");
+        var budget = Pools.Examples.Find("PodDisruptionBudget", $"{Pools.ExampleName}-workers");
 
         Assert.True(int.Parse((string)spec["minReplicas"]!, System.Globalization.CultureInfo.InvariantCulture) >= 2, "a lone worker has nobody to hand its sequences to");
         var down = spec["behavior"]!["scaleDown"]!;

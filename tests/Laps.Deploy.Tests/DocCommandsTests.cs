@@ -6,9 +6,9 @@ namespace Laps.Deploy.Tests;
 /// <summary>
 /// The docs' kubectl commands name what is there: every object name, label selector and file of every kubectl command
 /// in README.md, docs/*.md, the chart's README and its install notes resolves against the rendered chart (commands
-/// in the release namespace, laps-system) or the example pool (every other namespace: the objects the operator creates
-/// for examples/inferencepool-cpu-sim.yaml, and its autoscaler). <c>P</c> and <c>&lt;pool&gt;</c> in the docs and
-/// <c>demo</c> in the install notes stand for that pool. Every command names InferencePools
+/// in the release namespace, laps-system) or the example pools (every other namespace: the objects the operator
+/// creates for examples/inferencepool-*.yaml, and the autoscaler example). <c>P</c> and <c>&lt;pool&gt;</c> in the
+/// docs and <c>demo</c> in the install notes stand for the CPU example, chat-sim. Every command names InferencePools
 /// <c>inferencepools.laps.dev</c>: the Gateway API Inference Extension serves a kind of the same plural
 /// (docs/inferencepool.md).
 /// </summary>
@@ -148,8 +148,8 @@ public sealed partial class DocCommandsTests
     private static List<string> Problems(KubectlCommand command)
     {
         var chart = command.Namespace == Rendered.Namespace;
-        var universe = chart ? Chart.Get(Chart.Default) : Pools.Example;
-        var where = chart ? $"the chart (release {Rendered.Release} in {Rendered.Namespace})" : $"the example pool {Pools.ExampleName}";
+        var universe = chart ? Chart.Get(Chart.Default) : Pools.Examples;
+        var where = chart ? $"the chart (release {Rendered.Release} in {Rendered.Namespace})" : "the example pools";
         var problems = new List<string>();
 
         foreach (var file in command.Files.Where(f => f.Contains('/', StringComparison.Ordinal)))
@@ -177,7 +177,7 @@ public sealed partial class DocCommandsTests
         {
             if (Kinds.TryGetValue(type, out var kind) && !Exists(universe, kind, name))
             {
-                problems.Add($"{where} has no {kind} {name}");
+                problems.Add($"no {kind} {name} in {where}");
             }
         }
 

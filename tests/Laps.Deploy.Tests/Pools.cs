@@ -6,9 +6,9 @@ using Laps.Operator.Model;
 namespace Laps.Deploy.Tests;
 
 /// <summary>
-/// The example pool (examples/inferencepool-cpu-sim.yaml) as a cluster holds it: the InferencePool, every object the
+/// The example pools (examples/inferencepool-*.yaml) as a cluster holds them: each InferencePool, every object the
 /// operator creates for it (<see cref="DesiredState.Build"/>, the code the operator runs, with the ServiceMonitor kind
-/// installed) and the autoscaler of examples/hpa-queue-depth.yaml.
+/// installed) and the autoscaler of examples/hpa-queue-depth.yaml, which scales the CPU example.
 /// </summary>
 public static class Pools
 {
@@ -16,15 +16,24 @@ public static class Pools
 
     public static string AutoscalerFile => Tools.InRepo("examples", "hpa-queue-depth.yaml");
 
-    private static readonly Lazy<Rendered> ExampleRender = new(() =>
+    private static readonly Lazy<Rendered> ExamplesRender = new(() =>
     {
-        var manifest = File.ReadAllText(ExampleFile);
-        var pool = KubernetesYaml.Deserialize<InferencePool>(manifest, strict: true);
-        var owned = DesiredState.Build(pool, new OperatorSettings(), ClusterCapabilities.None with { ServiceMonitorCrd = true });
-        return new Rendered(string.Join("\n---\n", manifest, KubernetesYaml.SerializeAll(owned), File.ReadAllText(AutoscalerFile)));
+        var documents = new List<string>();
+        foreach (var file in Directory.GetFiles(Tools.InRepo("examples"), "inferencepool-*.yaml").Order(StringComparer.Ordinal))
+        {
+            var manifest = File.ReadAllText(file);
+            var pool = KubernetesYaml.Deserialize<InferencePool>(manifest, strict: true);
+            documents.Add(manifest);
+            documents.Add(KubernetesYaml.SerializeAll(DesiredState.Build(pool, new OperatorSettings(), ClusterCapabilities.None with { ServiceMonitorCrd = true })));
+        }
+
+        documents.Add(File.ReadAllText(AutoscalerFile));
+        return new Rendered(string.Join("\n---\n", documents));
     });
 
-    public static Rendered Example => ExampleRender.Value;
+    /// <summary>Every example pool's objects, and the autoscaler.</summary>
+    public static Rendered Examples => ExamplesRender.Value;
 
-    public static string ExampleName => (string)Example.OfKind("InferencePool").Single()["metadata"]!["name"]!;
+    /// <summary>The CPU example's name: what the docs' placeholders for a pool stand for.</summary>
+    public static string ExampleName { get; } = KubernetesYaml.Deserialize<InferencePool>(File.ReadAllText(ExampleFile), strict: true).Metadata.Name;
 }
