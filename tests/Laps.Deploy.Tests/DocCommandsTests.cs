@@ -105,6 +105,7 @@ public sealed partial class DocCommandsTests
     [InlineData("kubectl -n NS get pods -l 'app.kubernetes.io/component=worker,laps.dev/pool=P' -o wide # workers", "get", "NS", "pods", "app.kubernetes.io/component=worker,laps.dev/pool=P")]
     [InlineData("kubectl logs --tail=200 -n laps-system deploy/laps | grep error", "logs", "laps-system", "deploy", null)]
     [InlineData("kubectl -n x get deploy,pods -l a=b", "get", "x", "deploy,pods", "a=b")]
+    [InlineData("kubectl -n x logs -f deploy/y", "logs", "x", "deploy", null)]
     public void Commands_split_into_verb_namespace_types_and_selector(string text, string verb, string ns, string types, string? selector)
     {
         var command = KubectlCommand.Parse(text);

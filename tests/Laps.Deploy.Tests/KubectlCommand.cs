@@ -53,6 +53,11 @@ public sealed partial record KubectlCommand(
             if (word.StartsWith('-'))
             {
                 var (flag, value) = word.Split('=', 2) is [var f, var v] ? (f, v) : (word, null);
+                if (flag == "-f" && verb == "logs")
+                {
+                    continue; // follow
+                }
+
                 if (value is null && ValueFlags.Contains(flag) && i + 1 < words.Count)
                 {
                     value = words[++i];
