@@ -49,6 +49,77 @@ public sealed class KubectlTests : IAsyncLifetime, IDisposable
         Assert.Contains(_server.Requests, r => r.Verb == "patch" && r.Name == "applied");
     }
 
+    /// <summary>
+    /// The Gateway API Inference Extension also defines a kind InferencePool, plural inferencepools: group
+    /// inference.networking.k8s.io (v1, short name infpool; kubernetes-sigs/gateway-api-inference-extension
+    /// config/crd/bases/inference.networking.k8s.io_inferencepools.yaml) and, in its older releases,
+    /// inference.networking.x-k8s.io (v1alpha2, no short name). With theirs installed beside ours, kubectl takes a bare
+    /// "inferencepools" from the group discovery lists first: groups of equal priority (every CRD's) are listed by
+    /// name, so theirs. Only "ipool" and "inferencepools.laps.dev" name ours.
+    /// </summary>
+    [Theory]
+    [InlineData("inference.networking.k8s.io", "v1", "infpool")]
+    [InlineData("inference.networking.x-k8s.io", "v1alpha2", null)]
+    public async Task Beside_the_Gateway_API_InferencePool_a_bare_inferencepools_is_theirs_and_ipool_or_the_qualified_name_is_ours(
+        string group, string version, string? shortName)
+    {
+        _server.Seed(InferencePoolCrd(group, version, shortName));
+        _server.Seed(JsonNode.Parse($$"""
+            {"apiVersion":"{{group}}/{{version}}","kind":"InferencePool","metadata":{"name":"gateway-pool","namespace":"default"},
+             "spec":{"selector":{"app":"vllm"},"targetPortNumber":8000,"extensionRef":{"name":"epp"} } }
+            """)!.AsObject());
+        _server.Seed(JsonNode.Parse("""
+            {"apiVersion":"laps.dev/v1alpha1","kind":"InferencePool","metadata":{"name":"chat-sim","namespace":"default"},
+             "spec":{"workers":{"replicas":2}}}
+            """)!.AsObject());
+
+        Assert.Equal($"{group}/{version} gateway-pool", await Resolve("inferencepools"));
+        Assert.Equal($"{group}/{version} gateway-pool", await Resolve("inferencepool"));
+        Assert.Equal("laps.dev/v1alpha1 chat-sim", await Resolve("ipool"));
+        Assert.Equal("laps.dev/v1alpha1 chat-sim", await Resolve("inferencepools.laps.dev"));
+        Assert.Equal($"{group}/{version} gateway-pool", await Resolve($"inferencepools.{group}"));
+        if (shortName is not null)
+        {
+            Assert.Equal($"{group}/{version} gateway-pool", await Resolve(shortName));
+        }
+
+        // What `kubectl get <resource>` lists: the API version and name of each object.
+        async Task<string> Resolve(string resource)
+        {
+            var list = JsonNode.Parse(await Kubectl("get", resource, "-n", "default", "-o", "json"))!;
+            return string.Join("; ", list["items"]!.AsArray().Select(i => $"{i!["apiVersion"]} {i["metadata"]!["name"]}"));
+        }
+    }
+
+    /// <summary>The identifying part of a CustomResourceDefinition: group, names, scope, the one served version.</summary>
+    private static JsonObject InferencePoolCrd(string group, string version, string? shortName) => new()
+    {
+        ["apiVersion"] = "apiextensions.k8s.io/v1",
+        ["kind"] = "CustomResourceDefinition",
+        ["metadata"] = new JsonObject { ["name"] = $"inferencepools.{group}" },
+        ["spec"] = new JsonObject
+        {
+            ["group"] = group,
+            ["scope"] = "Namespaced",
+            ["names"] = new JsonObject
+            {
+                ["kind"] = "InferencePool",
+                ["listKind"] = "InferencePoolList",
+                ["plural"] = "inferencepools",
+                ["singular"] = "inferencepool",
+                ["shortNames"] = shortName is null ? new JsonArray() : new JsonArray(shortName),
+            },
+            ["versions"] = new JsonArray(new JsonObject
+            {
+                ["name"] = version,
+                ["served"] = true,
+                ["storage"] = true,
+                ["subresources"] = new JsonObject { ["status"] = new JsonObject() },
+                ["schema"] = new JsonObject { ["openAPIV3Schema"] = new JsonObject { ["type"] = "object", ["x-kubernetes-preserve-unknown-fields"] = true } },
+            }),
+        },
+    };
+
     private async Task<string> Kubectl(params string[] args)
     {
         var kubeconfig = _server.WriteKubeconfig(Path.Combine(_dir, "kubeconfig"));

@@ -40,11 +40,14 @@ internal static class Discovery
                     ["clientCIDR"] = "0.0.0.0/0", ["serverAddress"] = baseAddress.Authority,
                 }),
             },
+            // As kube-apiserver orders groups: by priority, and custom resources' groups all have the same one (1000,
+            // below every built-in group), so they follow the built-in groups by name. kubectl resolves a resource
+            // name that several groups serve to the first of them.
             ["apis"] => new JsonObject
             {
                 ["kind"] = "APIGroupList",
                 ["apiVersion"] = "v1",
-                ["groups"] = new JsonArray([.. types.Where(t => t.Group.Length > 0).GroupBy(t => t.Group).Select(APIGroup)]),
+                ["groups"] = new JsonArray([.. types.Where(t => t.Group.Length > 0).OrderBy(t => t.Custom).GroupBy(t => t.Group).Select(APIGroup)]),
             },
             ["apis", var group] when types.Any(t => t.Group == group) => APIGroup(types.Where(t => t.Group == group).GroupBy(t => t.Group).Single()),
             ["api", var version] => ResourceList(types, "", version),

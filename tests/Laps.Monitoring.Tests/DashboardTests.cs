@@ -131,6 +131,61 @@ public sealed class DashboardTests
     public void Every_laps_metric_has_a_panel(string series)
         => Assert.Contains(Board.Queries, q => q.Expr.Contains(series, StringComparison.Ordinal));
 
+    /// <summary>The engines' own metrics, under the names vLLM (vllm/v1/metrics/loggers.py, vllm/v1/spec_decode/metrics.py) and SGLang (python/sglang/srt/metrics/collector.py) export.</summary>
+    [Theory]
+    [InlineData("vllm:kv_cache_usage_perc")]
+    [InlineData("vllm:gpu_cache_usage_perc")]
+    [InlineData("sglang:token_usage")]
+    [InlineData("vllm:num_requests_running")]
+    [InlineData("vllm:num_requests_waiting")]
+    [InlineData("sglang:num_running_reqs")]
+    [InlineData("sglang:num_queue_reqs")]
+    [InlineData("vllm:prefix_cache_hits_total")]
+    [InlineData("vllm:prefix_cache_queries_total")]
+    [InlineData("sglang:cache_hit_rate")]
+    [InlineData("vllm:spec_decode_num_accepted_tokens_total")]
+    [InlineData("vllm:spec_decode_num_draft_tokens_total")]
+    [InlineData("vllm:spec_decode_num_drafts_total")]
+    [InlineData("sglang:spec_accept_rate")]
+    [InlineData("sglang:spec_accept_length")]
+    public void Every_engine_metric_has_a_panel_in_the_engine_row(string series)
+    {
+        var row = EngineRow();
+        Assert.Contains(Board.Queries, q => row.Contains(q.Panel) && q.Expr.Contains(series, StringComparison.Ordinal));
+        Assert.DoesNotContain(Board.Queries, q => !row.Contains(q.Panel) && q.Expr.Contains(series, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_engines_acceptance_is_drawn_beside_the_one_Laps_measures()
+    {
+        var panel = Assert.Single(Board.QueryPanels, p => Board.Queries.Any(q => q.Panel == (string)p["title"]! && q.Expr.Contains("vllm:spec_decode_num_draft_tokens_total", StringComparison.Ordinal)));
+        var exprs = panel["targets"]!.AsArray().Select(t => (string)t!["expr"]!).ToList();
+
+        Assert.Contains(exprs, e => e.Contains("laps_accepted_tokens_total", StringComparison.Ordinal) && e.Contains("laps_drafted_tokens_total", StringComparison.Ordinal));
+        Assert.Contains(exprs, e => e.Contains("sglang:spec_accept_rate", StringComparison.Ordinal));
+        Assert.Equal("percentunit", (string?)panel["fieldConfig"]!["defaults"]!["unit"]);
+    }
+
+    [Fact]
+    public void Engine_queries_aggregate_by_namespace_pool_and_at_most_pod_and_never_filter_on_worker()
+    {
+        // Engine series carry the PodMonitor's pod label, not the sidecar's worker label: a $worker filter would drop them.
+        foreach (var (panel, expr) in Board.Queries.Where(q => q.Expr.Contains("vllm:", StringComparison.Ordinal) || q.Expr.Contains("sglang:", StringComparison.Ordinal)))
+        {
+            Assert.DoesNotContain("$worker", expr, StringComparison.Ordinal);
+            Assert.Matches(@"^(?:1 \+ )?(?:sum|max|avg) by \(namespace, pool(?:, pod)?\)", expr);
+        }
+    }
+
+    /// <summary>The titles of the panels under the row "Engines (vLLM, SGLang)": those after it, up to the next row.</summary>
+    private static HashSet<string> EngineRow()
+    {
+        var panels = Board.Panels.OrderBy(p => (int)p["gridPos"]!["y"]!).ThenBy(p => (int)p["gridPos"]!["x"]!).ToList();
+        var start = panels.FindIndex(p => (string?)p["type"] == "row" && (string?)p["title"] == "Engines (vLLM, SGLang)");
+        Assert.True(start >= 0, "no row 'Engines (vLLM, SGLang)'");
+        return [.. panels.Skip(start + 1).TakeWhile(p => (string?)p["type"] != "row").Select(p => (string)p["title"]!)];
+    }
+
     [Fact]
     public void Every_counter_and_histogram_is_rated_over_the_rate_interval_variable()
     {

@@ -14,7 +14,7 @@ namespace Laps.Monitoring.Tests;
 /// the load drove each kind of event. Queries of the operator's metrics run against the scraped `laps operator`
 /// (<see cref="ScrapedPools.OperatorScraped"/>; without it they would be listed, not run).
 /// </summary>
-public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output) : IClassFixture<ScrapedPools>
+public sealed partial class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output) : IClassFixture<ScrapedPools>
 {
     /// <summary>Grafana's values when every namespace, pool and worker is selected ("All").</summary>
     private static readonly Dictionary<string, string> Variables = new(StringComparer.Ordinal)
@@ -42,12 +42,12 @@ public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output)
         var prometheus = stack.Prometheus;
         // One concrete selection too: it catches a worker filter on a metric without a worker label, which ".*"
         // (matching the empty label) would hide. Grafana escapes regex characters in a selected value, and PromQL
-        // strings escape the backslash.
+        // strings escape the backslash. An engine's query selects the pool of that engine.
         var one = new Dictionary<string, string>(Variables, StringComparer.Ordinal)
         {
             ["namespace"] = ScrapedPools.Namespace,
-            ["pool"] = "chat",
-            ["worker"] = Regex.Escape(stack.ChatWorkers[0]).Replace(@"\", @"\\", StringComparison.Ordinal),
+            ["pool"] = ScrapedPools.PoolOf(expr),
+            ["worker"] = Regex.Escape(stack.WorkersOf(ScrapedPools.PoolOf(expr))[0]).Replace(@"\", @"\\", StringComparison.Ordinal),
         };
         foreach (var values in new[] { Variables, one })
         {
@@ -87,6 +87,15 @@ public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output)
     [InlineData("sum(rate(laps_generated_tokens_total{pool=\"chat\"}[1m]))", "a generated-token rate")]
     [InlineData("count(count by (level) (laps_requests_queued{pool=\"chat\", level=~\"[0-9]+\"}))", "queue levels")]
     [InlineData("sum(rate(laps_worker_step_duration_seconds_count{pool=\"chat\"}[1m]))", "a step rate")]
+    [InlineData("sum(laps_accepted_tokens_total{pool=\"vllm\"}) + sum(laps_accepted_tokens_total{pool=\"sglang\"})", "acceptance measured through the adapters")]
+    [InlineData("max_over_time(vllm:num_requests_waiting{pool=\"vllm\"}[2m])", "an engine waiting queue")]
+    [InlineData("max_over_time(vllm:num_requests_running{pool=\"vllm\"}[2m])", "vLLM running requests")]
+    [InlineData("max_over_time(vllm:kv_cache_usage_perc{pool=\"vllm\"}[2m])", "vLLM KV cache in use")]
+    [InlineData("sum(vllm:prefix_cache_queries_total{pool=\"vllm\"})", "vLLM prefix-cache lookups")]
+    [InlineData("sum(rate(vllm:spec_decode_num_draft_tokens_total{pool=\"vllm\"}[1m]))", "a vLLM draft-token rate")]
+    [InlineData("max_over_time(sglang:num_running_reqs{pool=\"sglang\"}[2m])", "SGLang running requests")]
+    [InlineData("max_over_time(sglang:token_usage{pool=\"sglang\"}[2m])", "SGLang KV cache in use")]
+    [InlineData("sglang:spec_accept_length{pool=\"sglang\"}", "an SGLang acceptance length")]
     public async Task The_load_produced_the_events_the_panels_show(string expr, string what)
     {
         var prometheus = stack.Prometheus;
@@ -96,7 +105,7 @@ public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output)
 
     [Theory]
     [InlineData("namespace", "laps_requests_running", new[] { ScrapedPools.Namespace })]
-    [InlineData("pool", "laps_requests_running{namespace=~\".*\"}", new[] { "chat", "faults" })]
+    [InlineData("pool", "laps_requests_running{namespace=~\".*\"}", new[] { "chat", "faults", "sglang", "vllm" })]
     public async Task The_variables_list_what_prometheus_scraped(string label, string selector, string[] expected)
     {
         var prometheus = stack.Prometheus;
@@ -109,6 +118,55 @@ public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output)
         var prometheus = stack.Prometheus;
         var workers = await prometheus.LabelValuesAsync("worker", "laps_requests_running{namespace=~\".*\", pool=~\".*\"}", stack.Deadline);
         Assert.Equal(stack.WorkerAddresses.Order(StringComparer.Ordinal), workers.Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// The engine metric names the dashboard and alerts read, each scraped from the emulated engines, which export them
+    /// under the engines' own names (docs/engines.md cites the engines' sources). vllm:gpu_cache_usage_perc is the
+    /// name before vLLM 0.9, read only as a fallback beside vllm:kv_cache_usage_perc.
+    /// </summary>
+    [Fact]
+    public async Task Every_engine_metric_the_dashboard_and_alerts_read_is_exported_under_that_name()
+    {
+        var prometheus = stack.Prometheus;
+        var names = Board.Queries.Select(q => q.Expr).Concat(Rules.Alerts.Select(a => a.Expr))
+            .SelectMany(e => EngineMetric().Matches(e).Select(m => m.Value))
+            .Where(n => n != "vllm:gpu_cache_usage_perc")
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
+        Assert.Contains("vllm:num_requests_waiting", names);
+        Assert.Contains("sglang:num_queue_reqs", names);
+        foreach (var name in names)
+        {
+            var result = await prometheus.QueryUntilDataAsync($"count({{__name__=\"{name}\", job=\"{ScrapedPools.EngineJob}\"}})", stack.Deadline);
+            Assert.True(result.GetArrayLength() > 0, $"no engine exports {name}");
+        }
+    }
+
+    /// <summary>
+    /// The prometheus-adapter rule of examples/prometheus-adapter-values.yaml (for examples/hpa-queue-depth.yaml) as the
+    /// adapter runs it: its series query finds each pool's queue depth with the labels it maps to the namespace and the
+    /// InferencePool, and its metrics query, filled in for one pool, answers one value labelled with that pool.
+    /// </summary>
+    [Fact]
+    public async Task The_autoscaling_rule_serves_each_pools_queue_depth()
+    {
+        var prometheus = stack.Prometheus;
+        var rule = AdapterRule.Load(Repository.AdapterValues);
+        Assert.Equal(["namespace", "pool"], rule.Resources.Overrides.Keys.Order(StringComparer.Ordinal));
+
+        using var series = await prometheus.GetJsonAsync("api/v1/series?match[]=" + Uri.EscapeDataString(rule.SeriesQuery), stack.Deadline);
+        var found = series.RootElement.GetProperty("data").EnumerateArray().ToList();
+        Assert.Equal(
+            ["chat", "faults", "sglang", "vllm"],
+            found.Select(s => s.GetProperty("pool").GetString()!).Distinct().Order(StringComparer.Ordinal));
+        Assert.All(found, s => Assert.Matches(rule.Name.Matches, s.GetProperty("__name__").GetString()));
+
+        var query = rule.QueryFor(found[0].GetProperty("__name__").GetString()!, "pool", "chat", ScrapedPools.Namespace);
+        var result = await prometheus.QueryUntilDataAsync(query, stack.Deadline);
+        var one = Assert.Single(result.EnumerateArray());
+        Assert.Equal("chat", one.GetProperty("metric").GetProperty("pool").GetString());
+        output.WriteLine($"{query}\n  => {Describe(result)}");
     }
 
     [Fact]
@@ -150,6 +208,9 @@ public sealed class LiveQueryTests(ScrapedPools stack, ITestOutputHelper output)
         Assert.True(report.GetProperty("error_kinds").TryGetProperty("http 429", out var rejected) && rejected.GetInt32() > 0, report.ToString());
         Assert.Equal(report.GetProperty("requests").GetInt32(), report.GetProperty("completed").GetInt32() + rejected.GetInt32());
     }
+
+    [GeneratedRegex(@"\b(?:vllm|sglang):[a-z_]+")]
+    private static partial Regex EngineMetric();
 
     private static TheoryData<string, string> Covered(IEnumerable<(string Source, string Query)> queries)
     {

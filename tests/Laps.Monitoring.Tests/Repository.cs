@@ -13,6 +13,9 @@ internal static class Repository
 
     public static string Runbook => Path.Combine(Root, "docs", "operations.md");
 
+    /// <summary>The prometheus-adapter rule behind examples/hpa-queue-depth.yaml.</summary>
+    public static string AdapterValues => Path.Combine(Root, "examples", "prometheus-adapter-values.yaml");
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

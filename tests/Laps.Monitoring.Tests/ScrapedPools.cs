@@ -12,14 +12,18 @@ using Microsoft.AspNetCore.Builder;
 namespace Laps.Monitoring.Tests;
 
 /// <summary>
-/// Everything the live queries run against, started once per test class within one bound: two local pools
-/// (`laps up`'s in-process sidecar and sim workers over loopback), driven so that every sidecar metric has samples,
-/// and the real Prometheus scraping both every second with the labels the dashboard's variables select on.
+/// Everything the live queries run against, started once per test class within one bound: four local pools
+/// (`laps up`'s in-process sidecar and workers over loopback), driven so that every sidecar and engine metric has
+/// samples, and the real Prometheus scraping them every second with the labels the dashboard's variables select on.
 /// <list type="bullet">
 /// <item>pool <c>chat</c>: two bad requests (unknown model, malformed JSON), then `laps bench` sends a burst larger
 /// than the queue: preemptions, acceptance, estimates, 429 queue_full rejections.</item>
 /// <item>pool <c>faults</c>: worker 1 is stopped, so a request routed to it migrates to worker 0; then worker 0 is
 /// stopped too, so the next request fails with worker_error.</item>
+/// <item>pools <c>vllm</c> and <c>sglang</c> (`laps up --engine vllm|sglang`: the adapter in front of an emulated
+/// engine): `laps bench` through the scheduler; each engine is scraped as its PodMonitor would (job laps-engine,
+/// labels namespace, pool, pod). Requests sent to the vLLM engine directly, beyond its batch cap, fill its waiting
+/// queue, as an engine capped below the pool's batch would.</item>
 /// <item>`laps operator` (leader-elected) against the fake Kubernetes API server, reconciling an InferencePool.</item>
 /// </list>
 /// </summary>
@@ -31,6 +35,8 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
     public const string Namespace = "laps-test";
     public const string SchedulerJob = "laps-scheduler";
 
+    public const string EngineJob = "laps-engine";
+
     public const string OperatorJob = "laps-operator";
     public const string OperatorNamespace = "laps-system";
 
@@ -40,6 +46,8 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
     private readonly CancellationTokenSource _deadline = new(Bound);
     private LocalPool? _chat;
     private LocalPool? _faults;
+    private LocalPool? _vllm;
+    private LocalPool? _sglang;
     private FakeKubernetesServer? _kubernetes;
     private WebApplication? _operator;
 
@@ -49,9 +57,19 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
 
     public JsonElement BenchReport { get; private set; }
 
-    public IReadOnlyList<string> ChatWorkers => _chat!.WorkerAddresses;
+    public IReadOnlyList<string> WorkerAddresses =>
+        [.. _chat!.WorkerAddresses, .. _faults!.WorkerAddresses, .. _vllm!.WorkerAddresses, .. _sglang!.WorkerAddresses];
 
-    public IReadOnlyList<string> WorkerAddresses => [.. _chat!.WorkerAddresses, .. _faults!.WorkerAddresses];
+    /// <summary>The pool whose metrics an expression reads: the engine pool named after the engine it queries, else chat.</summary>
+    public static string PoolOf(string expr)
+        => expr.Contains("vllm:", StringComparison.Ordinal) ? "vllm" : expr.Contains("sglang:", StringComparison.Ordinal) ? "sglang" : "chat";
+
+    public IReadOnlyList<string> WorkersOf(string pool) => pool switch
+    {
+        "vllm" => _vllm!.WorkerAddresses,
+        "sglang" => _sglang!.WorkerAddresses,
+        _ => _chat!.WorkerAddresses,
+    };
 
     public static bool NeedsOperator(string expr)
         => expr.Contains("laps_operator_", StringComparison.Ordinal) || expr.Contains("job=\"laps-operator\"", StringComparison.Ordinal);
@@ -63,28 +81,36 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
             UpCommand.Parse("--workers", "2", "--port", "0", "--batch", "2", "--time-scale", "5", "--max-queued", "8"), Deadline);
         var faults = LocalPool.StartAsync(
             UpCommand.Parse("--workers", "2", "--port", "0", "--batch", "4", "--time-scale", "1", "--max-queued", "64"), Deadline);
+        var vllm = LocalPool.StartAsync(EnginePool("vllm"), Deadline);
+        var sglang = LocalPool.StartAsync(EnginePool("sglang"), Deadline);
         _chat = await chat;
         _faults = await faults;
+        _vllm = await vllm;
+        _sglang = await sglang;
         var operatorUrl = await StartOperatorAsync();
 
-        Prometheus = await PrometheusServer.StartAsync(
-            binary,
-            [
-                new ScrapeTarget(SchedulerJob, _chat.Url, new Dictionary<string, string> { ["namespace"] = Namespace, ["pool"] = "chat" }),
-                new ScrapeTarget(SchedulerJob, _faults.Url, new Dictionary<string, string> { ["namespace"] = Namespace, ["pool"] = "faults" }),
-                new ScrapeTarget(OperatorJob, operatorUrl, new Dictionary<string, string> { ["namespace"] = OperatorNamespace }),
-            ],
-            [Repository.Alerts],
-            Deadline);
+        List<ScrapeTarget> targets =
+        [
+            Scheduler(_chat, "chat"),
+            Scheduler(_faults, "faults"),
+            Scheduler(_vllm, "vllm"),
+            Scheduler(_sglang, "sglang"),
+            .. Engines(_vllm, "vllm"),
+            .. Engines(_sglang, "sglang"),
+            new ScrapeTarget(OperatorJob, operatorUrl, new Dictionary<string, string> { ["namespace"] = OperatorNamespace }),
+        ];
+        Prometheus = await PrometheusServer.StartAsync(binary, targets, [Repository.Alerts], Deadline);
 
         // Scraped once before any load, so that rates see the counters rise.
-        await Prometheus.WaitForTargetsUpAsync(3, Deadline);
+        await Prometheus.WaitForTargetsUpAsync(targets.Count, Deadline);
         _kubernetes!.Seed(new InferencePool
         {
             Metadata = new V1ObjectMeta { Name = "chat", NamespaceProperty = Namespace },
             Spec = new InferencePoolSpec(),
         });
-        await Task.WhenAll(DriveChatAsync(_chat), DriveFaultsAsync(_faults));
+        await Task.WhenAll(
+            DriveChatAsync(_chat), DriveFaultsAsync(_faults), DriveEnginePoolAsync(_vllm), DriveEnginePoolAsync(_sglang),
+            FillEngineQueueAsync(_vllm.EngineUrls[0]));
     }
 
     public async Task DisposeAsync()
@@ -105,7 +131,7 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
             await _kubernetes.DisposeAsync();
         }
 
-        foreach (var pool in new[] { _chat, _faults })
+        foreach (var pool in new[] { _chat, _faults, _vllm, _sglang })
         {
             if (pool is not null)
             {
@@ -125,6 +151,44 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
             _kubernetes.ClientConfiguration());
         await _operator.StartAsync(Deadline);
         return new Uri(_operator.Urls.First());
+    }
+
+    /// <summary>`laps up --engine`: one adapter worker in front of an emulated engine whose batch cap is the pool's batch.</summary>
+    private static LocalPoolSettings EnginePool(string engine)
+        => UpCommand.Parse("--engine", engine, "--workers", "1", "--port", "0", "--batch", "2", "--time-scale", "5", "--max-queued", "64");
+
+    private static ScrapeTarget Scheduler(LocalPool pool, string name)
+        => new(SchedulerJob, pool.Url, new Dictionary<string, string> { ["namespace"] = Namespace, ["pool"] = name });
+
+    /// <summary>Each engine's /metrics with the labels the engine pool's PodMonitor gives it (pod: one of P-workers' pods).</summary>
+    private static IEnumerable<ScrapeTarget> Engines(LocalPool pool, string name) => pool.EngineUrls.Select((url, i) => new ScrapeTarget(
+        EngineJob, url, new Dictionary<string, string> { ["namespace"] = Namespace, ["pool"] = name, ["pod"] = $"{name}-workers-{i}" }));
+
+    /// <summary>Requests through the scheduler, so the adapter, the engine and the sidecar all count them.</summary>
+    private async Task DriveEnginePoolAsync(LocalPool pool)
+    {
+        var (exitCode, stdout, stderr) = await Task.Run(() => RunLaps(
+            "bench", "--target", pool.Url.ToString(), "--workload", "gsm8k", "--requests", "16", "--rate", "8",
+            "--seed", "11", "--timeout", "60", "--json"), Deadline);
+        Assert.True(exitCode == 0, stderr);
+        using var report = JsonDocument.Parse(stdout);
+        Assert.True(report.RootElement.GetProperty("completed").GetInt32() > 0, stdout);
+    }
+
+    /// <summary>
+    /// More requests than the engine's batch cap (the pool's batch, 2), straight to the engine: the surplus waits in
+    /// the engine's own queue for a few seconds, as it would behind an engine capped below the pool's batch.
+    /// </summary>
+    private async Task FillEngineQueueAsync(Uri engine)
+    {
+        using var http = new HttpClient { BaseAddress = engine, Timeout = Bound };
+        var requests = Enumerable.Range(0, 6).Select(async i =>
+        {
+            using var response = await http.PostAsJsonAsync(
+                "v1/completions", new { prompt = new[] { 41 + i, 42, 43 }, max_tokens = 400, min_tokens = 400 }, Deadline);
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync(Deadline));
+        });
+        await Task.WhenAll(requests);
     }
 
     private async Task DriveChatAsync(LocalPool pool)

@@ -32,12 +32,16 @@ internal sealed class LocalPool : IAsyncDisposable
     public Uri Url { get; private set; } = null!;
     public IReadOnlyList<string> WorkerAddresses { get; private set; } = [];
 
+    /// <summary>The emulated engines' HTTP base addresses (their API and <c>/metrics</c>), one per worker; empty for sim workers.</summary>
+    public IReadOnlyList<Uri> EngineUrls { get; private set; } = [];
+
     public static async Task<LocalPool> StartAsync(LocalPoolSettings settings, CancellationToken cancellationToken)
     {
         var pool = new LocalPool();
         try
         {
             var addresses = new List<string>();
+            var engines = new List<Uri>();
             for (var i = 0; i < settings.Workers; i++)
             {
                 var model = new SimWorkerOptions
@@ -58,6 +62,7 @@ internal sealed class LocalPool : IAsyncDisposable
                         configure: b => b.Logging.SetMinimumLevel(LogLevel.Warning),
                         cancellationToken: cancellationToken).ConfigureAwait(false);
                     pool._workers.Add((() => emulated.Worker.StopAsync(), emulated));
+                    engines.Add(emulated.EngineAddress);
                     bound = emulated.WorkerAddress;
                 }
                 else
@@ -81,6 +86,7 @@ internal sealed class LocalPool : IAsyncDisposable
             await pool._scheduler.StartAsync(cancellationToken).ConfigureAwait(false);
             pool.Url = new Uri(pool._scheduler.Urls.First());
             pool.WorkerAddresses = addresses;
+            pool.EngineUrls = engines;
             return pool;
         }
         catch
