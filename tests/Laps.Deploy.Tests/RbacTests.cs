@@ -154,6 +154,25 @@ public class RbacTests
         });
     }
 
+    [Theory]
+    [InlineData("charts/laps/README.md", "## RBAC")]
+    [InlineData("docs/inferencepool.md", "RBAC the operator needs")]
+    public void The_RBAC_tables_in_the_docs_list_exactly_what_the_chart_grants(string file, string heading)
+    {
+        var text = File.ReadAllText(Tools.InRepo(file.Split('/')));
+        var rows = text[text.IndexOf(heading, StringComparison.Ordinal)..].Split('\n')
+            .SkipWhile(l => !l.StartsWith('|')).TakeWhile(l => l.StartsWith('|')).Skip(2); // the header and its rule
+
+        // | `group`, core | `resource`, ... | verb, verb (a remark) | ...
+        var documented = rows.SelectMany(row =>
+        {
+            var cells = row.Split('|')[1..4].Select(c => c.Split('(')[0].Split(',').Select(v => v.Trim().Trim('`')).ToList()).ToList();
+            return from g in cells[0] from r in cells[1] from v in cells[2] select $"{(g == "core" ? "" : g)}|{r}|{v}";
+        });
+
+        Assert.Equal(Rights(Defaults.Find("ClusterRole", Rendered.Release)), Sorted(documented.Distinct()));
+    }
+
     [Fact]
     public void Without_rbac_create_the_chart_renders_no_rbac_objects()
     {
