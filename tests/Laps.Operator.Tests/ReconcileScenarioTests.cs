@@ -150,9 +150,11 @@ public sealed class ReconcileScenarioTests
 
         h.CreatePool("chat");
         await h.UntilAsync(() => h.Condition("chat", Conditions.Degraded)?.Reason == Conditions.ApplyFailed, "Degraded=True ApplyFailed");
+        // The status is written before the reconcile returns and is counted: wait for the count too.
         await h.UntilAsync(
-            () => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-scheduler") is not null && h.Condition("chat", Conditions.Degraded)?.Status == "False",
-            "applied, Degraded=False", advance: TimeSpan.FromMilliseconds(200));
+            () => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-scheduler") is not null && h.Condition("chat", Conditions.Degraded)?.Status == "False"
+                && h.Metrics.ReconcileRecovered.Value > 0,
+            "applied, Degraded=False, a recovery counted", advance: TimeSpan.FromMilliseconds(200));
 
         Assert.True(h.Metrics.ReconcileErrors.Value >= 3);
         Assert.Equal(1, h.Metrics.ReconcileRecovered.Value);

@@ -94,9 +94,8 @@ public static class PoolStatus
     /// Can clients outside the cluster use the API without a key? A warning, not an error: a load balancer may be
     /// internal, or firewalled, or behind a gateway that authenticates (docs/security.md).
     /// </summary>
-    public static (bool Open, string Reason, string Message) Exposure(ResolvedScheduler scheduler)
+    private static (bool Open, string Reason, string Message) Exposure(ResolvedScheduler scheduler)
     {
-        ArgumentNullException.ThrowIfNull(scheduler);
         return (scheduler.ApiKeysSecret, scheduler.ServiceType) switch
         {
             ({ } secret, _) => (false, Conditions.ApiKeysRequired, $"clients need an API key from Secret {secret}"),

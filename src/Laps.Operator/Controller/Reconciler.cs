@@ -24,11 +24,12 @@ public enum ReconcileResult
 /// <summary>
 /// Level-based reconcile of one pool: read it from the cache, build the desired objects (pure), write only those that
 /// differ from what exists (create, or GET + compare + PUT with the live resourceVersion), delete owned objects no
-/// longer desired, and write the status only if it changed. An existing object that this pool does not control (its
-/// controller owner reference) is never written, adopted or deleted: the pool reports it (Degraded/ObjectNotOwned). An object is current when it holds every field the
+/// longer desired, and write the status only if it changed. An object is current when it holds every field the
 /// operator sets (<see cref="OwnedFields"/>: what the API server defaults is not looked at, an edit by hand to an
 /// owned field is put back). A hash of the desired form, kept in an annotation that is one of those fields, also
-/// rewrites the whole object when the desired form changed, so a field the operator stopped setting goes away.
+/// rewrites the whole object when the desired form changed, so a field the operator stopped setting goes away. An
+/// existing object that this pool does not control (by its controller owner reference) is never written, adopted or
+/// deleted: the pool reports it (Degraded/ObjectNotOwned) and the reconcile is retried with backoff.
 /// </summary>
 public sealed class Reconciler(
     KubeApi api,

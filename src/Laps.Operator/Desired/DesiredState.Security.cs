@@ -18,14 +18,14 @@ public static partial class DesiredState
     public const string ApiKeysDirectory = "/var/run/laps/api-keys";
     public const string ApiKeysFile = ApiKeysDirectory + "/keys";
 
-    /// <summary>The label the API server puts on every namespace, holding its name.</summary>
-    public const string NamespaceNameLabel = "kubernetes.io/metadata.name";
+    // The label the API server puts on every namespace, holding its name.
+    private const string NamespaceNameLabel = "kubernetes.io/metadata.name";
 
     private const string WorkerTokenVolumeName = "worker-token";
     private const string ApiKeysVolumeName = "api-keys";
 
-    /// <summary>A new worker token: 32 random bytes, hex.</summary>
-    public static string NewWorkerToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+    // A new worker token: 32 random bytes, hex.
+    private static string NewWorkerToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
 
     /// <summary>
     /// The object to create: the desired one, and for the worker token Secret a new random token. The desired Secret
