@@ -93,27 +93,30 @@ public sealed class DesiredStateTests
 
         var secret = Assert.Single(objects.OfType<V1Secret>());
         Assert.Equal(("p-worker-token", "Opaque", null), (secret.Metadata.Name, secret.Type, secret.Data));
-        foreach (var deployment in objects.OfType<V1Deployment>())
+        // Every container that serves the worker protocol (port grpc) or calls it (the scheduler) has the token file.
+        foreach (var pod in objects.OfType<V1Deployment>().Select(d => d.Spec.Template.Spec))
         {
-            var pod = deployment.Spec.Template.Spec;
             var volume = Assert.Single(pod.Volumes, v => v.Secret?.SecretName == "p-worker-token");
             Assert.Equal(("token", "token"), (volume.Secret.Items.Single().Key, volume.Secret.Items.Single().Path));
-            var mount = Assert.Single(pod.Containers.Single().VolumeMounts, m => m.Name == volume.Name);
+            var holders = pod.Containers.Where(c => c.Name == "scheduler" || c.Ports.Any(p => p.Name == "grpc")).ToList();
+            Assert.Single(holders);
+            var mount = Assert.Single(holders[0].VolumeMounts, m => m.Name == volume.Name);
             Assert.Equal(("/var/run/laps/worker-token", true, null), (mount.MountPath, mount.ReadOnlyProperty, mount.SubPath));
         }
 
-        var worker = Workers(objects).Spec.Template.Spec.Containers.Single();
-        if (engine == Engines.Sim)
+        // `laps worker` is told the file; an image with its own command line finds it in its environment, to honour.
+        var server = Workers(objects).Spec.Template.Spec.Containers.Single(c => c.Ports.Any(p => p.Name == "grpc"));
+        if (server.Args.FirstOrDefault() == "worker")
         {
-            Assert.Equal(DesiredState.WorkerTokenFile, worker.Args[worker.Args.IndexOf("--token-file") + 1]);
+            Assert.Equal(DesiredState.WorkerTokenFile, server.Args[server.Args.IndexOf("--token-file") + 1]);
         }
         else
         {
-            // A custom image has its own command line: the file's path is in its environment, to honour.
-            Assert.DoesNotContain("--token-file", worker.Args);
+            Assert.Equal(DesiredState.WorkerTokenFile, server.Env.Single(e => e.Name == "LAPS_WORKER_TOKEN_FILE").Value);
+            Assert.DoesNotContain("--token-file", server.Args);
         }
 
-        Assert.Equal(DesiredState.WorkerTokenFile, worker.Env.Single(e => e.Name == "LAPS_WORKER_TOKEN_FILE").Value);
+        Assert.Equal(engine != Engines.Custom, server.Args.FirstOrDefault() == "worker");
         var scheduler = Scheduler(objects).Spec.Template.Spec.Containers.Single().Args;
         Assert.Equal("/var/run/laps/worker-token/token", scheduler[scheduler.IndexOf("--worker-token-file") + 1]);
     }
