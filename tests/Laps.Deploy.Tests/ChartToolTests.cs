@@ -67,6 +67,23 @@ public class ChartToolTests
         Assert.True(result.ExitCode == 0, result.Output);
     }
 
+    public static TheoryData<string> OperatorGoldens => new(
+        Directory.GetDirectories(Tools.InRepo("tests", "Laps.Operator.Tests", "testassets")).Select(Path.GetFileName).Order()!);
+
+    // What the operator creates for each test pool (its golden files): the Secret, the NetworkPolicy and the rest.
+    [Theory]
+    [MemberData(nameof(OperatorGoldens))]
+    public void The_operators_golden_objects_match_the_schemas_of_their_kinds(string pool)
+    {
+        var path = Tools.InRepo("tests", "Laps.Operator.Tests", "testassets", pool, "expected.yaml");
+
+        var result = Tools.Run(Tools.Node, [Tools.InRepo("scripts", "validate-manifests.mjs"), "--modules", Tools.NodeModules, path]);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Contains("ok networking.k8s.io/v1 NetworkPolicy", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("ok v1 Secret", result.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Promtool_accepts_the_alert_rules()
     {

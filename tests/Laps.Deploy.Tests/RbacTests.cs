@@ -17,7 +17,10 @@ public class RbacTests
         .. Triples("laps.dev", ["inferencepools/finalizers"], ["update"]),
         .. Triples("apps", ["deployments"], Crud),
         .. Triples("", ["services", "configmaps", "serviceaccounts"], Crud),
+        // Each pool's worker token: made once, replaced only to restore its labels, deleted by the garbage collector.
+        .. Triples("", ["secrets"], ["get", "list", "watch", "create", "update"]),
         .. Triples("policy", ["poddisruptionbudgets"], Crud),
+        .. Triples("networking.k8s.io", ["networkpolicies"], Crud),
         .. Triples("rbac.authorization.k8s.io", ["roles", "rolebindings"], Crud),
         // The operator grants these to each pool's scheduler, and Kubernetes lets it grant only what it holds.
         .. Triples("discovery.k8s.io", ["endpointslices"], ["get", "list", "watch"]),
@@ -70,14 +73,30 @@ public class RbacTests
     }
 
     [Fact]
-    public void The_leader_election_Role_in_the_release_namespace_grants_only_lease_get_create_update()
+    public void The_leader_election_Role_in_the_release_namespace_gets_and_updates_only_the_operators_Lease()
     {
         var role = Defaults.Find("Role", $"{Rendered.Release}-leader-election");
         var binding = Defaults.Find("RoleBinding", $"{Rendered.Release}-leader-election");
+        var rules = role["rules"]!.AsArray().Select(r => r!.AsObject()).ToList();
 
         Assert.Equal(Rendered.Namespace, (string?)role["metadata"]!["namespace"]);
         Assert.Equal(Sorted(Triples("coordination.k8s.io", ["leases"], ["get", "create", "update"])), Rights(role));
+        var named = Assert.Single(rules, r => r["resourceNames"] is not null);
+        Assert.Equal(["laps-operator"], named["resourceNames"]!.AsArray().Select(n => (string?)n));
+        Assert.Equal(["get", "update"], named["verbs"]!.AsArray().Select(v => (string?)v));
+        Assert.Equal(["create"], Assert.Single(rules, r => r["resourceNames"] is null)["verbs"]!.AsArray().Select(v => (string?)v));
         Assert.Equal($"{Rendered.Release}-leader-election", (string?)binding["roleRef"]!["name"]);
+    }
+
+    [Fact]
+    public void The_leader_election_Role_names_the_Lease_the_operator_is_told_to_use()
+    {
+        var rendered = Chart.Render("--set", "operator.leaderElection.leaseName=ops-lease");
+        var args = rendered.OperatorContainer["args"]!.AsArray().Select(a => (string?)a).ToList();
+        var named = rendered.Find("Role", $"{Rendered.Release}-leader-election")["rules"]!.AsArray().Single(r => r!["resourceNames"] is not null)!;
+
+        Assert.Equal("ops-lease", args[args.IndexOf("--lease-name") + 1]);
+        Assert.Equal(["ops-lease"], named["resourceNames"]!.AsArray().Select(n => (string?)n));
     }
 
     [Fact]
@@ -118,21 +137,40 @@ public class RbacTests
     [Theory]
     [InlineData(Chart.Default)]
     [InlineData(Chart.AllFeatures)]
-    public void No_rule_uses_a_wildcard_or_resourceNames_or_nonResourceURLs(string values)
+    public void No_rule_uses_a_wildcard_or_nonResourceURLs_and_only_the_operators_Lease_is_named(string values)
     {
-        var rules = Chart.Get(values).Documents
-            .Where(d => (string?)d["kind"] is "Role" or "ClusterRole")
-            .SelectMany(d => d["rules"]!.AsArray());
+        var roles = Chart.Get(values).Documents.Where(d => (string?)d["kind"] is "Role" or "ClusterRole").ToList();
+        var rules = roles.SelectMany(d => d["rules"]!.AsArray());
 
+        Assert.All(roles.Where(r => !((string?)r["metadata"]!["name"])!.EndsWith("-leader-election", StringComparison.Ordinal)), role =>
+            Assert.All(role["rules"]!.AsArray(), rule => Assert.Null(rule!["resourceNames"])));
         Assert.All(rules, rule =>
         {
             Assert.Null(rule!["nonResourceURLs"]);
-            Assert.Null(rule["resourceNames"]);
             foreach (var field in new[] { "apiGroups", "resources", "verbs" })
             {
                 Assert.DoesNotContain("*", rule[field]!.AsArray().Select(v => (string?)v));
             }
         });
+    }
+
+    [Theory]
+    [InlineData("charts/laps/README.md", "## RBAC")]
+    [InlineData("docs/inferencepool.md", "RBAC the operator needs")]
+    public void The_RBAC_tables_in_the_docs_list_exactly_what_the_chart_grants(string file, string heading)
+    {
+        var text = File.ReadAllText(Tools.InRepo(file.Split('/')));
+        var rows = text[text.IndexOf(heading, StringComparison.Ordinal)..].Split('\n')
+            .SkipWhile(l => !l.StartsWith('|')).TakeWhile(l => l.StartsWith('|')).Skip(2); // the header and its rule
+
+        // | `group`, core | `resource`, ... | verb, verb (a remark) | ...
+        var documented = rows.SelectMany(row =>
+        {
+            var cells = row.Split('|')[1..4].Select(c => c.Split('(')[0].Split(',').Select(v => v.Trim().Trim('`')).ToList()).ToList();
+            return from g in cells[0] from r in cells[1] from v in cells[2] select $"{(g == "core" ? "" : g)}|{r}|{v}";
+        });
+
+        Assert.Equal(Rights(Defaults.Find("ClusterRole", Rendered.Release)), Sorted(documented.Distinct()));
     }
 
     [Fact]

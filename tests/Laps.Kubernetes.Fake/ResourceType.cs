@@ -82,6 +82,7 @@ public sealed class ResourceRegistry
         new("", "v1", "Secret", "secrets", true, []),
         new("apps", "v1", "Deployment", "deployments", true, ["deploy"], HasStatus: true),
         new("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true, ["pdb"], HasStatus: true),
+        new("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true, ["netpol"]),
         new("rbac.authorization.k8s.io", "v1", "Role", "roles", true, []),
         new("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true, []),
         new("coordination.k8s.io", "v1", "Lease", "leases", true, []),

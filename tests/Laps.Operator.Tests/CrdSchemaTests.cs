@@ -41,6 +41,12 @@ public sealed class CrdSchemaTests
     [InlineData("scheduler: {laps: {stabilityTolerance: 2}}", "/spec/scheduler/laps/stabilityTolerance")]
     [InlineData("scheduler: {service: {type: ExternalName}}", "/spec/scheduler/service/type")]
     [InlineData("monitoring: {serviceMonitor: {interval: 15 seconds}}", "/spec/monitoring/serviceMonitor/interval")]
+    [InlineData("scheduler: {apiKeys: {key: keys}}", "/spec/scheduler/apiKeys")]
+    [InlineData("scheduler: {apiKeys: {secretName: Team_Keys}}", "/spec/scheduler/apiKeys/secretName")]
+    [InlineData("scheduler: {apiKeys: {secretName: team-keys, key: keys/main}}", "/spec/scheduler/apiKeys/key")]
+    [InlineData("networkPolicy: {enabled: maybe}", "/spec/networkPolicy/enabled")]
+    [InlineData("networkPolicy: {prometheus: {namespace: Monitoring}}", "/spec/networkPolicy/prometheus/namespace")]
+    [InlineData("networkPolicy: {prometheus: {podLabels: {app: 1}}}", "/spec/networkPolicy/prometheus/podLabels/app")]
     public void Schema_rejects_values_out_of_bounds_unknown_fields_and_bad_enums(string spec, string location)
     {
         var errors = Schema.Validate(Pool(spec));
@@ -76,6 +82,8 @@ public sealed class CrdSchemaTests
     [InlineData("scheduler: {laps: {posteriorCapacity: 200, posteriorNeighbours: 200}}")]
     [InlineData("workers: {maxBatch: 8}")]
     [InlineData("workers: {replicas: 0}")]
+    [InlineData("scheduler: {service: {type: LoadBalancer}, apiKeys: {secretName: team.keys-1, key: tenants_v2.txt}}")]
+    [InlineData("networkPolicy: {enabled: false, prometheus: {namespace: kube-prometheus, podLabels: {app.kubernetes.io/name: prometheus}}}")]
     public void CEL_rules_accept_the_corresponding_valid_specs(string spec)
     {
         Assert.Empty(Schema.Validate(Pool(spec)));
@@ -125,6 +133,7 @@ public sealed class CrdSchemaTests
         Assert.Equal(fromOperator.Scheduler, fromCrd.Scheduler);
         Assert.Equal(fromOperator.Monitoring.ServiceMonitor, fromCrd.Monitoring.ServiceMonitor);
         Assert.Equal(fromOperator.Monitoring.Interval, fromCrd.Monitoring.Interval);
+        Assert.Equal(fromOperator.NetworkPolicy, fromCrd.NetworkPolicy);
     }
 
     private static JsonNode Pool(string spec)

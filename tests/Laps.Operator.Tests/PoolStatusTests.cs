@@ -84,6 +84,51 @@ public sealed class PoolStatusTests
         Assert.Equal(7, result.ObservedGeneration);
     }
 
+    [Fact]
+    public void Objects_that_are_not_the_pools_make_it_Degraded_ObjectNotOwned_naming_each()
+    {
+        string[] notOwned = ["Role chat-scheduler exists and is not this pool's (no controller owner reference)", "Secret chat-worker-token exists"];
+
+        var result = PoolStatus.Compute(Pool(1, 1), null, Deployment(1, 1), Deployment(1, 1), [], null, T0, notOwned);
+
+        var degraded = PoolStatus.Find(result, Conditions.Degraded)!;
+        Assert.Equal(("True", Conditions.ObjectNotOwned), (degraded.Status, degraded.Reason));
+        Assert.Equal(string.Join("; ", notOwned), degraded.Message);
+        Assert.Equal("True", PoolStatus.Find(result, Conditions.Ready)!.Status);
+    }
+
+    [Theory]
+    [InlineData("ClusterIP", null, "False", Conditions.ClusterInternal)]
+    [InlineData("NodePort", null, "True", Conditions.NoApiKeys)]
+    [InlineData("LoadBalancer", null, "True", Conditions.NoApiKeys)]
+    [InlineData("LoadBalancer", "keys", "False", Conditions.ApiKeysRequired)]
+    [InlineData("ClusterIP", "keys", "False", Conditions.ApiKeysRequired)]
+    public void A_Service_outside_the_cluster_without_API_keys_is_an_OpenEndpoint_warning_not_a_failure(
+        string type, string? secret, string status, string reason)
+    {
+        var pool = ResolvedPool.From(
+            new InferencePool
+            {
+                Metadata = new V1ObjectMeta { Name = "chat", NamespaceProperty = "serving" },
+                Spec = new InferencePoolSpec
+                {
+                    Scheduler = new SchedulerSpec { Service = new ServiceSpec { Type = type }, ApiKeys = secret is null ? null : new ApiKeysSpec { SecretName = secret } },
+                },
+            },
+            new OperatorSettings());
+
+        var result = PoolStatus.Compute(pool, null, Deployment(1, 1), Deployment(1, 1), [], null, T0);
+
+        var open = PoolStatus.Find(result, Conditions.OpenEndpoint)!;
+        Assert.Equal((status, reason), (open.Status, open.Reason));
+        Assert.Equal(("True", "False"), (PoolStatus.Find(result, Conditions.Ready)!.Status, PoolStatus.Find(result, Conditions.Degraded)!.Status));
+        if (status == "True")
+        {
+            Assert.Contains($"scheduler.service.type {type}", open.Message, StringComparison.Ordinal);
+            Assert.Contains("scheduler.apiKeys.secretName", open.Message, StringComparison.Ordinal);
+        }
+    }
+
     private static ResolvedPool Pool(int workers, int schedulers) => ResolvedPool.From(
         new InferencePool
         {

@@ -12,7 +12,7 @@ namespace Laps.Operator.Tests;
 public sealed class ReconcileScenarioTests
 {
     private static readonly string[] Owned =
-        ["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Service/workers", "Deployment/workers", "PodDisruptionBudget", "Service/scheduler", "Deployment/scheduler"];
+        ["ServiceAccount", "Role", "RoleBinding", "Secret", "ConfigMap", "Service/workers", "Deployment/workers", "PodDisruptionBudget", "NetworkPolicy", "Service/scheduler", "Deployment/scheduler"];
 
     [Fact]
     public async Task A_new_pool_gets_every_object_with_an_owner_reference_to_it()
@@ -20,17 +20,19 @@ public sealed class ReconcileScenarioTests
         await using var h = await OperatorHarness.StartAsync();
         var pool = h.CreatePool("chat");
 
-        await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-scheduler") is not null, "the scheduler Deployment");
+        await h.UntilAsync(() => h.Server.TryGet<V1NetworkPolicy>(OperatorHarness.Ns, "chat-workers") is not null, "the NetworkPolicy, the last object");
 
         IEnumerable<V1ObjectMeta> metas =
         [
             h.Server.Get<V1ServiceAccount>(OperatorHarness.Ns, "chat-scheduler").Metadata,
             h.Server.Get<V1Role>(OperatorHarness.Ns, "chat-scheduler").Metadata,
             h.Server.Get<V1RoleBinding>(OperatorHarness.Ns, "chat-scheduler").Metadata,
+            h.Server.Get<V1Secret>(OperatorHarness.Ns, "chat-worker-token").Metadata,
             h.Server.Get<V1ConfigMap>(OperatorHarness.Ns, "chat-scheduler").Metadata,
             h.Server.Get<V1Service>(OperatorHarness.Ns, "chat-workers").Metadata,
             h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-workers").Metadata,
             h.Server.Get<V1PodDisruptionBudget>(OperatorHarness.Ns, "chat-workers").Metadata,
+            h.Server.Get<V1NetworkPolicy>(OperatorHarness.Ns, "chat-workers").Metadata,
             h.Server.Get<V1Service>(OperatorHarness.Ns, "chat-scheduler").Metadata,
             h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-scheduler").Metadata,
         ];
@@ -148,9 +150,11 @@ public sealed class ReconcileScenarioTests
 
         h.CreatePool("chat");
         await h.UntilAsync(() => h.Condition("chat", Conditions.Degraded)?.Reason == Conditions.ApplyFailed, "Degraded=True ApplyFailed");
+        // The status is written before the reconcile returns and is counted: wait for the count too.
         await h.UntilAsync(
-            () => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-scheduler") is not null && h.Condition("chat", Conditions.Degraded)?.Status == "False",
-            "applied, Degraded=False", advance: TimeSpan.FromMilliseconds(200));
+            () => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-scheduler") is not null && h.Condition("chat", Conditions.Degraded)?.Status == "False"
+                && h.Metrics.ReconcileRecovered.Value > 0,
+            "applied, Degraded=False, a recovery counted", advance: TimeSpan.FromMilliseconds(200));
 
         Assert.True(h.Metrics.ReconcileErrors.Value >= 3);
         Assert.Equal(1, h.Metrics.ReconcileRecovered.Value);
@@ -316,5 +320,128 @@ public sealed class ReconcileScenarioTests
         // The first reconcile after the restart runs on caches that hold the defaulted objects.
         await h.UntilAsync(() => h.Counter("success") > reconciles, "a reconcile");
         Assert.DoesNotContain(h.Server.Requests, r => r.IsWrite && r.Resource is not ("events" or "inferencepools"));
+    }
+
+    [Fact]
+    public async Task A_Role_the_pool_did_not_create_stays_unchanged_is_reported_and_is_created_once_deleted()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+
+        // Made by someone else, with the operator's labels even: a pool named after it must not rewrite it.
+        h.Server.Seed(new V1Role
+        {
+            ApiVersion = "rbac.authorization.k8s.io/v1",
+            Kind = V1Role.KubeKind,
+            Metadata = new V1ObjectMeta { Name = "chat-scheduler", NamespaceProperty = OperatorHarness.Ns, Labels = PoolLabels.For("chat", PoolLabels.Scheduler) },
+            Rules = [new V1PolicyRule { ApiGroups = [""], Resources = ["secrets"], Verbs = ["get"] }],
+        });
+        var before = h.Server.Get("roles", OperatorHarness.Ns, "chat-scheduler").ToJsonString();
+        h.CreatePool("chat");
+
+        await h.UntilAsync(() => h.Condition("chat", Conditions.Degraded)?.Reason == Conditions.ObjectNotOwned, "Degraded=True ObjectNotOwned");
+        await h.UntilAsync(
+            () => h.Server.List<Corev1Event>(OperatorHarness.Ns).Any(e => e.Type == "Warning" && e.Reason == Conditions.ObjectNotOwned && e.Message.Contains("Role chat-scheduler", StringComparison.Ordinal)),
+            "a Warning event naming the Role");
+        Assert.Equal(
+            "Role chat-scheduler exists and is not this pool's (no controller owner reference): left alone; delete it or rename the pool",
+            h.Condition("chat", Conditions.Degraded)!.Message);
+        Assert.Equal(before, h.Server.Get("roles", OperatorHarness.Ns, "chat-scheduler").ToJsonString());
+        Assert.DoesNotContain(h.Server.Requests, r => r.IsWrite && r.Resource == "roles");
+
+        // The rest of the pool reconciles.
+        Assert.NotNull(h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-scheduler"));
+        Assert.NotNull(h.Server.TryGet<V1RoleBinding>(OperatorHarness.Ns, "chat-scheduler"));
+
+        h.Server.Delete<V1Role>(OperatorHarness.Ns, "chat-scheduler");
+
+        var uid = h.Pool("chat").Metadata.Uid;
+        await h.UntilAsync(
+            () => h.Server.TryGet<V1Role>(OperatorHarness.Ns, "chat-scheduler")?.Metadata.OwnerReferences?.Single().Uid == uid
+                && h.Condition("chat", Conditions.Degraded)?.Status == "False",
+            "the pool's own Role, Degraded=False", advance: TimeSpan.FromSeconds(1));
+        Assert.Contains(h.Server.Get<V1Role>(OperatorHarness.Ns, "chat-scheduler").Rules, r => r.Resources.Contains("endpointslices"));
+    }
+
+    [Fact]
+    public async Task An_object_another_controller_owns_is_left_alone_and_its_controller_named()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.Server.Seed(new V1ServiceAccount
+        {
+            ApiVersion = "v1",
+            Kind = V1ServiceAccount.KubeKind,
+            Metadata = new V1ObjectMeta
+            {
+                Name = "chat-scheduler",
+                NamespaceProperty = OperatorHarness.Ns,
+                OwnerReferences = [new V1OwnerReference { ApiVersion = "apps/v1", Kind = "Deployment", Name = "billing", Uid = "4f3c", Controller = true }],
+            },
+        });
+        var before = h.Server.Get("serviceaccounts", OperatorHarness.Ns, "chat-scheduler").ToJsonString();
+
+        h.CreatePool("chat");
+
+        await h.UntilAsync(() => h.Condition("chat", Conditions.Degraded)?.Reason == Conditions.ObjectNotOwned, "Degraded=True ObjectNotOwned");
+        Assert.StartsWith(
+            "ServiceAccount chat-scheduler exists and is not this pool's (controlled by Deployment billing)",
+            h.Condition("chat", Conditions.Degraded)!.Message, StringComparison.Ordinal);
+        Assert.Equal(before, h.Server.Get("serviceaccounts", OperatorHarness.Ns, "chat-scheduler").ToJsonString());
+        Assert.NotNull(h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "chat-workers"));
+    }
+
+    [Fact]
+    public async Task The_worker_token_is_made_once_kept_through_changes_and_made_anew_only_when_deleted()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat");
+        await h.UntilAsync(() => h.Server.TryGet<V1Secret>(OperatorHarness.Ns, "chat-worker-token") is not null, "the token Secret");
+        string Token() => System.Text.Encoding.ASCII.GetString(h.Server.Get<V1Secret>(OperatorHarness.Ns, "chat-worker-token").Data["token"]);
+        var token = Token();
+        Assert.Matches("^[0-9a-f]{64}$", token);
+
+        // A spec change, and a hand edit of a field the operator owns, which it puts back with a PUT.
+        h.ChangeSpec("chat", s => s.Workers = new WorkersSpec { Replicas = 3 });
+        h.Server.Modify<V1Secret>(OperatorHarness.Ns, "chat-worker-token", s => s.Metadata.Labels.Remove(PoolLabels.Pool));
+        await h.UntilAsync(
+            () => h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-workers").Spec.Replicas == 3
+                && h.Server.Get<V1Secret>(OperatorHarness.Ns, "chat-worker-token").Metadata.Labels.ContainsKey(PoolLabels.Pool),
+            "3 workers, the label back");
+        Assert.Equal(token, Token());
+
+        // Deleting the Secret is how a token is rotated.
+        h.Server.Delete<V1Secret>(OperatorHarness.Ns, "chat-worker-token");
+        await h.UntilAsync(() => h.Server.TryGet<V1Secret>(OperatorHarness.Ns, "chat-worker-token") is not null, "a new token Secret");
+        Assert.NotEqual(token, Token());
+    }
+
+    [Fact]
+    public async Task Turning_the_NetworkPolicy_off_deletes_it()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat");
+        await h.UntilAsync(() => h.Server.TryGet<V1NetworkPolicy>(OperatorHarness.Ns, "chat-workers") is not null, "the NetworkPolicy");
+
+        h.ChangeSpec("chat", s => s.NetworkPolicy = new NetworkPolicySpec { Enabled = false });
+
+        await h.UntilAsync(() => h.Server.TryGet<V1NetworkPolicy>(OperatorHarness.Ns, "chat-workers") is null, "no NetworkPolicy");
+    }
+
+    [Fact]
+    public async Task A_LoadBalancer_without_API_keys_is_warned_about_until_it_gets_them()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("chat", s => s.Scheduler = new SchedulerSpec { Service = new ServiceSpec { Type = "LoadBalancer" } });
+
+        await h.UntilAsync(() => h.Condition("chat", Conditions.OpenEndpoint)?.Status == "True", "OpenEndpoint=True");
+        await h.UntilAsync(
+            () => h.Server.List<Corev1Event>(OperatorHarness.Ns).Any(e => e.Type == "Warning" && e.Reason == Conditions.NoApiKeys),
+            "a Warning event");
+        Assert.NotNull(h.Server.TryGet<V1Service>(OperatorHarness.Ns, "chat-scheduler"));
+
+        h.ChangeSpec("chat", s => s.Scheduler!.ApiKeys = new ApiKeysSpec { SecretName = "chat-keys" });
+
+        await h.UntilAsync(() => h.Condition("chat", Conditions.OpenEndpoint)?.Reason == Conditions.ApiKeysRequired, "OpenEndpoint=False ApiKeysRequired");
+        var args = h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-scheduler").Spec.Template.Spec.Containers[0].Args;
+        Assert.Contains("--api-key-file", args);
     }
 }

@@ -22,7 +22,7 @@ namespace Laps.Operator.Tests;
 public sealed class SchedulerKnobsTests
 {
     // spec.scheduler fields that shape the scheduler's pods, not its scheduling.
-    private static readonly string[] PodFields = ["replicas", "image", "service", "resources", "nodeSelector", "tolerations"];
+    private static readonly string[] PodFields = ["replicas", "image", "service", "apiKeys", "resources", "nodeSelector", "tolerations"];
 
     private static readonly CrdSchema Schema = CrdSchema.Load();
 

@@ -62,8 +62,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 What the operator does to InferencePools and the objects it creates for each. Scheduler pods get a Role with
-endpointslices get/list/watch, leases get/create/update and events create; Kubernetes lets the operator grant
-only rights it holds itself, so it holds those too.
+endpointslices get/list/watch, leases get/update on their own Lease and create, and events create; Kubernetes lets
+the operator grant only rights it holds itself, so it holds those too (leases unscoped: each pool's Lease has its own
+name). Secrets: the pool's worker token, made once and never patched or deleted (the garbage collector deletes it).
 */}}
 {{- define "laps.operatorRules" -}}
 - apiGroups: ["laps.dev"]
@@ -81,8 +82,14 @@ only rights it holds itself, so it holds those too.
 - apiGroups: [""]
   resources: ["services", "configmaps", "serviceaccounts"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch", "create", "update"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]

@@ -114,10 +114,12 @@ public sealed class PoolController
         nameof(V1ServiceAccount) => Owned<V1ServiceAccount>(kind, ns, queue),
         nameof(V1Role) => Owned<V1Role>(kind, ns, queue),
         nameof(V1RoleBinding) => Owned<V1RoleBinding>(kind, ns, queue),
+        nameof(V1Secret) => Owned<V1Secret>(kind, ns, queue),
         nameof(V1ConfigMap) => Owned<V1ConfigMap>(kind, ns, queue),
         nameof(V1Service) => Owned<V1Service>(kind, ns, queue),
         nameof(V1Deployment) => Owned<V1Deployment>(kind, ns, queue),
         nameof(V1PodDisruptionBudget) => Owned<V1PodDisruptionBudget>(kind, ns, queue),
+        nameof(V1NetworkPolicy) => Owned<V1NetworkPolicy>(kind, ns, queue),
         nameof(ServiceMonitor) => Owned<ServiceMonitor>(kind, ns, queue),
         _ => throw new ArgumentException($"no informer for {type.Name}", nameof(type)),
     };

@@ -12,6 +12,9 @@ public static class Conditions
     public const string Progressing = "Progressing";
     public const string Degraded = "Degraded";
 
+    /// <summary>True while the API is reachable from outside the cluster without an API key.</summary>
+    public const string OpenEndpoint = "OpenEndpoint";
+
     public const string WorkersAvailable = "WorkersAvailable";
     public const string WorkersUnavailable = "WorkersUnavailable";
     public const string SchedulerUnavailable = "SchedulerUnavailable";
@@ -20,6 +23,10 @@ public static class Conditions
     public const string AsExpected = "AsExpected";
     public const string InvalidSpec = "InvalidSpec";
     public const string ApplyFailed = "ApplyFailed";
+    public const string ObjectNotOwned = "ObjectNotOwned";
+    public const string NoApiKeys = "NoApiKeys";
+    public const string ApiKeysRequired = "ApiKeysRequired";
+    public const string ClusterInternal = "ClusterInternal";
 }
 
 /// <summary>
@@ -30,7 +37,7 @@ public static class PoolStatus
 {
     public static InferencePoolStatus Compute(
         ResolvedPool pool, InferencePoolStatus? previous, V1Deployment? workers, V1Deployment? scheduler,
-        IReadOnlyList<string> specErrors, string? applyError, DateTimeOffset now)
+        IReadOnlyList<string> specErrors, string? applyError, DateTimeOffset now, IReadOnlyCollection<string>? notOwned = null)
     {
         ArgumentNullException.ThrowIfNull(pool);
         ArgumentNullException.ThrowIfNull(specErrors);
@@ -45,6 +52,9 @@ public static class PoolStatus
             Endpoint = pool.Endpoint,
             Conditions = [.. previous?.Conditions ?? []],
         };
+
+        var (open, openReason, openMessage) = Exposure(pool.Scheduler);
+        Set(status, Conditions.OpenEndpoint, open, openReason, openMessage, pool.Generation, now);
 
         if (specErrors.Count > 0)
         {
@@ -70,9 +80,30 @@ public static class PoolStatus
         Set(status, Conditions.Progressing, !rolledOut, rolledOut ? Conditions.RolloutComplete : Conditions.Reconciling,
             rolledOut ? "every replica runs the current spec" : "waiting for the workers and the scheduler to roll out", pool.Generation, now);
 
-        Set(status, Conditions.Degraded, applyError is not null, applyError is null ? Conditions.AsExpected : Conditions.ApplyFailed,
-            applyError ?? "all objects applied", pool.Generation, now);
+        var (degraded, degradedReason, degradedMessage) = (applyError, notOwned) switch
+        {
+            ({ } error, _) => (true, Conditions.ApplyFailed, error),
+            (null, { Count: > 0 } objects) => (true, Conditions.ObjectNotOwned, string.Join("; ", objects)),
+            _ => (false, Conditions.AsExpected, "all objects applied"),
+        };
+        Set(status, Conditions.Degraded, degraded, degradedReason, degradedMessage, pool.Generation, now);
         return status;
+    }
+
+    /// <summary>
+    /// Can clients outside the cluster use the API without a key? A warning, not an error: a load balancer may be
+    /// internal, or firewalled, or behind a gateway that authenticates (docs/security.md).
+    /// </summary>
+    private static (bool Open, string Reason, string Message) Exposure(ResolvedScheduler scheduler)
+    {
+        return (scheduler.ApiKeysSecret, scheduler.ServiceType) switch
+        {
+            ({ } secret, _) => (false, Conditions.ApiKeysRequired, $"clients need an API key from Secret {secret}"),
+            (null, "ClusterIP") => (false, Conditions.ClusterInternal, "the API takes no API key and is reachable only inside the cluster (ClusterIP)"),
+            (null, var type) => (true, Conditions.NoApiKeys,
+                $"scheduler.service.type {type} makes the API reachable from outside the cluster and scheduler.apiKeys is not set: "
+                + "anyone who reaches it can use the pool; set scheduler.apiKeys.secretName (docs/security.md)"),
+        };
     }
 
     /// <summary>Equal in every field that matters (condition order ignored).</summary>

@@ -27,7 +27,9 @@ public enum ReconcileResult
 /// longer desired, and write the status only if it changed. An object is current when it holds every field the
 /// operator sets (<see cref="OwnedFields"/>: what the API server defaults is not looked at, an edit by hand to an
 /// owned field is put back). A hash of the desired form, kept in an annotation that is one of those fields, also
-/// rewrites the whole object when the desired form changed, so a field the operator stopped setting goes away.
+/// rewrites the whole object when the desired form changed, so a field the operator stopped setting goes away. An
+/// existing object that this pool does not control (by its controller owner reference) is never written, adopted or
+/// deleted: the pool reports it (Degraded/ObjectNotOwned) and the reconcile is retried with backoff.
 /// </summary>
 public sealed class Reconciler(
     KubeApi api,
@@ -54,11 +56,18 @@ public sealed class Reconciler(
         var specErrors = SpecValidator.Validate(resolved);
         var result = ReconcileResult.Success;
         string? applyError = null;
+        IReadOnlyList<string> notOwned = [];
         if (specErrors.Count == 0)
         {
             try
             {
-                result = await ApplyAsync(pool, DesiredState.Build(pool, settings, capabilities), ct).ConfigureAwait(false);
+                (result, notOwned) = await ApplyAsync(pool, DesiredState.Build(pool, settings, capabilities), ct).ConfigureAwait(false);
+
+                // Retried with backoff: nothing announces the removal of an object that is not the pool's.
+                if (notOwned.Count > 0 && result == ReconcileResult.Success)
+                {
+                    result = ReconcileResult.Error;
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
@@ -71,9 +80,9 @@ public sealed class Reconciler(
             }
         }
 
-        var workers = owned[KindInfo.Deployment].Find(ns, resolved.WorkersName) as V1Deployment;
-        var scheduler = owned[KindInfo.Deployment].Find(ns, resolved.SchedulerName) as V1Deployment;
-        var status = PoolStatus.Compute(resolved, pool.Status, workers, scheduler, specErrors, applyError, time.GetUtcNow());
+        var workers = ControlledDeployment(ns, resolved.WorkersName, pool.Metadata.Uid);
+        var scheduler = ControlledDeployment(ns, resolved.SchedulerName, pool.Metadata.Uid);
+        var status = PoolStatus.Compute(resolved, pool.Status, workers, scheduler, specErrors, applyError, time.GetUtcNow(), notOwned);
         if (PoolStatus.Same(status, pool.Status))
         {
             return result;
@@ -101,9 +110,12 @@ public sealed class Reconciler(
         return result;
     }
 
-    private async Task<ReconcileResult> ApplyAsync(InferencePool pool, IReadOnlyList<IKubernetesObject<V1ObjectMeta>> desired, CancellationToken ct)
+    // Writes what differs; returns, for each existing object of a desired name that is not this pool's, why it was left alone.
+    private async Task<(ReconcileResult Result, IReadOnlyList<string> NotOwned)> ApplyAsync(
+        InferencePool pool, IReadOnlyList<IKubernetesObject<V1ObjectMeta>> desired, CancellationToken ct)
     {
         var uid = pool.Metadata.Uid;
+        var notOwned = new List<string>();
         foreach (var obj in desired)
         {
             var kind = KindInfo.Of(obj);
@@ -125,11 +137,11 @@ public sealed class Reconciler(
             {
                 try
                 {
-                    await api.CreateAsync(kind, obj, ct).ConfigureAwait(false);
+                    await api.CreateAsync(kind, DesiredState.ForCreate(obj), ct).ConfigureAwait(false);
                 }
                 catch (Exception e) when (KubeApi.StatusOf(e) == HttpStatusCode.Conflict)
                 {
-                    return ReconcileResult.Requeue;
+                    return (ReconcileResult.Requeue, notOwned);
                 }
 
                 await events.RecordAsync(pool, EventRecorder.Normal, "Created", $"Created {kind.Kind} {name}", ct).ConfigureAwait(false);
@@ -137,13 +149,17 @@ public sealed class Reconciler(
             }
 
             var liveMeta = KubernetesJson.Deserialize<V1ObjectMeta>(element.GetProperty("metadata"));
-            var controller = liveMeta.OwnerReferences?.FirstOrDefault(o => o.Controller == true);
-            if (controller is not null && controller.Uid != uid)
+            if (!Controlled(liveMeta, uid))
             {
-                throw new InvalidOperationException($"{kind.Kind} {name} exists and is controlled by {controller.Kind} {controller.Name}");
+                // Never adopted: whoever may edit this pool could otherwise overwrite what they may not edit (a Role).
+                var controller = liveMeta.OwnerReferences?.FirstOrDefault(o => o.Controller == true);
+                notOwned.Add($"{kind.Kind} {name} exists and is not this pool's ("
+                    + (controller is null ? "no controller owner reference" : $"controlled by {controller.Kind} {controller.Name}")
+                    + "): left alone; delete it or rename the pool");
+                continue;
             }
 
-            if (Controlled(liveMeta, uid) && OwnedFields.HeldBy(fields, element))
+            if (OwnedFields.HeldBy(fields, element))
             {
                 continue;
             }
@@ -156,14 +172,14 @@ public sealed class Reconciler(
             }
             catch (Exception e) when (KubeApi.StatusOf(e) == HttpStatusCode.Conflict)
             {
-                return ReconcileResult.Requeue;
+                return (ReconcileResult.Requeue, notOwned);
             }
 
             await events.RecordAsync(pool, EventRecorder.Normal, "Updated", $"Updated {kind.Kind} {name}", ct).ConfigureAwait(false);
         }
 
         await PruneAsync(pool, desired, ct).ConfigureAwait(false);
-        return ReconcileResult.Success;
+        return (ReconcileResult.Success, notOwned);
     }
 
     // Objects this pool controls that it no longer wants (a ServiceMonitor switched off).
@@ -217,14 +233,29 @@ public sealed class Reconciler(
         {
             await events.RecordAsync(pool, EventRecorder.Normal, ready.Reason, ready.Message, ct).ConfigureAwait(false);
         }
+
+        var open = PoolStatus.Find(status, Conditions.OpenEndpoint);
+        if (open is { Status: "True" } && PoolStatus.Find(pool.Status, Conditions.OpenEndpoint)?.Status != "True")
+        {
+            await events.RecordAsync(pool, EventRecorder.Warning, open.Reason, open.Message, ct).ConfigureAwait(false);
+        }
     }
 
     private static bool Controlled(V1ObjectMeta meta, string uid)
         => meta.OwnerReferences?.Any(r => r.Controller == true && r.Uid == uid) == true;
 
-    // A PUT replaces the whole object: carry over what the API server allocated and we never set.
+    // The pool's own Deployment of that name (a same-named one it does not control says nothing about the pool).
+    private V1Deployment? ControlledDeployment(string ns, string name, string uid)
+        => owned[KindInfo.Deployment].Find(ns, name) is V1Deployment d && Controlled(d.Metadata, uid) ? d : null;
+
+    // A PUT replaces the whole object: carry over what the API server allocated and we never set (a Secret's token).
     private static void KeepAllocated(IKubernetesObject<V1ObjectMeta> obj, JsonElement live)
     {
+        if (obj is V1Secret secret)
+        {
+            secret.Data ??= KubernetesJson.Deserialize<V1Secret>(live).Data;
+        }
+
         if (obj is V1Service { Spec: { } spec } && live.TryGetProperty("spec", out var liveSpec))
         {
             var current = KubernetesJson.Deserialize<V1ServiceSpec>(liveSpec);

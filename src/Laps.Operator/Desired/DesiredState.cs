@@ -58,7 +58,7 @@ public static class PoolLabels
 /// The objects a pool should own: a pure function of the pool, the operator's settings and what the cluster offers.
 /// Same input, same objects, in apply order (identities and config before the workloads that use them).
 /// </summary>
-public static class DesiredState
+public static partial class DesiredState
 {
     public const int SchedulerPort = 8080;
     public const string ConfigKey = "scheduler.json";
@@ -70,18 +70,25 @@ public static class DesiredState
         ArgumentNullException.ThrowIfNull(capabilities);
         var p = ResolvedPool.From(pool, settings);
         var config = SchedulerConfig(p.Scheduler);
+        var workers = WorkerDeployment(p);
         var objects = new List<IKubernetesObject<V1ObjectMeta>>
         {
             SchedulerServiceAccount(p),
             SchedulerRole(p),
             SchedulerRoleBinding(p),
+            WorkerTokenSecret(p),
             SchedulerConfigMap(p, config),
             WorkerService(p),
-            WorkerDeployment(p),
+            workers,
             WorkerDisruptionBudget(p),
             SchedulerService(p),
             SchedulerDeployment(p, Hash(config)),
         };
+        if (p.NetworkPolicy.Enabled)
+        {
+            objects.Add(WorkerNetworkPolicy(p, workers));
+        }
+
         if (p.Monitoring.ServiceMonitor && capabilities.ServiceMonitorCrd)
         {
             objects.Add(SchedulerServiceMonitor(p));
@@ -144,7 +151,9 @@ public static class DesiredState
         Rules =
         [
             new V1PolicyRule { ApiGroups = ["discovery.k8s.io"], Resources = ["endpointslices"], Verbs = ["get", "list", "watch"] },
-            new V1PolicyRule { ApiGroups = ["coordination.k8s.io"], Resources = ["leases"], Verbs = ["get", "create", "update"] },
+            // Its own Lease only (--lease-name); RBAC cannot scope create by name, as the name is not known before.
+            new V1PolicyRule { ApiGroups = ["coordination.k8s.io"], Resources = ["leases"], ResourceNames = [p.SchedulerName], Verbs = ["get", "update"] },
+            new V1PolicyRule { ApiGroups = ["coordination.k8s.io"], Resources = ["leases"], Verbs = ["create"] },
             new V1PolicyRule { ApiGroups = [""], Resources = ["events"], Verbs = ["create"] },
         ],
     };
@@ -196,7 +205,7 @@ public static class DesiredState
             ReadinessProbe = new V1Probe { TcpSocket = new V1TCPSocketAction { Port = "grpc" }, PeriodSeconds = 5, FailureThreshold = 3 },
             LivenessProbe = new V1Probe { TcpSocket = new V1TCPSocketAction { Port = "grpc" }, InitialDelaySeconds = 10, PeriodSeconds = 10, FailureThreshold = 6 },
             SecurityContext = ContainerSecurity(),
-            VolumeMounts = [new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }],
+            VolumeMounts = [WorkerTokenMount(), new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }],
         };
         return new V1Deployment
         {
@@ -210,7 +219,7 @@ public static class DesiredState
                 Template = new V1PodTemplateSpec
                 {
                     Metadata = new V1ObjectMeta { Labels = PoolLabels.For(p.Name, PoolLabels.Worker) },
-                    Spec = PodSpec(container, serviceAccount: null, w.NodeSelector, w.Tolerations, volume: null),
+                    Spec = PodSpec(container, serviceAccount: null, w.NodeSelector, w.Tolerations, [WorkerTokenVolume(p)]),
                 },
             },
         };
@@ -226,6 +235,7 @@ public static class DesiredState
         "--max-batch", Invariant(w.MaxBatch),
         "--workload", w.Workload,
         "--time-scale", w.TimeScale.ToString("R", CultureInfo.InvariantCulture),
+        "--token-file", WorkerTokenFile,
         .. w.Args,
     ];
 
@@ -242,6 +252,9 @@ public static class DesiredState
         yield return new V1EnvVar { Name = "LAPS_SPECULATION_LENGTH", Value = Invariant(w.SpeculationLength) };
         yield return new V1EnvVar { Name = "LAPS_PROPOSER", Value = w.Proposer };
         yield return new V1EnvVar { Name = "LAPS_MAX_BATCH", Value = Invariant(w.MaxBatch) };
+
+        // A custom image must refuse calls without `authorization: Bearer <the file's token>` (docs/security.md).
+        yield return new V1EnvVar { Name = "LAPS_WORKER_TOKEN_FILE", Value = WorkerTokenFile };
     }
 
     private static V1PodDisruptionBudget WorkerDisruptionBudget(ResolvedPool p) => new()
@@ -284,6 +297,7 @@ public static class DesiredState
             "--worker-selector", $"kubernetes.io/service-name={p.WorkersName}",
             "--worker-port-name", "grpc",
             "--model", p.Workers.Llm,
+            .. SchedulerSecretArgs(s),
         ];
         if (s.Replicas > 1)
         {
@@ -305,10 +319,13 @@ public static class DesiredState
             VolumeMounts =
             [
                 new V1VolumeMount { Name = "config", MountPath = ConfigDirectory, ReadOnlyProperty = true },
+                WorkerTokenMount(),
+                .. ApiKeysMounts(s),
                 new V1VolumeMount { Name = "tmp", MountPath = "/tmp" },
             ],
         };
         var configVolume = new V1Volume { Name = "config", ConfigMap = new V1ConfigMapVolumeSource { Name = p.SchedulerName } };
+        V1Volume[] volumes = [configVolume, WorkerTokenVolume(p), .. ApiKeysVolumes(s)];
         return new V1Deployment
         {
             ApiVersion = "apps/v1",
@@ -328,7 +345,7 @@ public static class DesiredState
                         Labels = PoolLabels.For(p.Name, PoolLabels.Scheduler),
                         Annotations = new Dictionary<string, string>(StringComparer.Ordinal) { [PoolLabels.ConfigHash] = configHash },
                     },
-                    Spec = PodSpec(container, p.SchedulerName, s.NodeSelector, s.Tolerations, configVolume),
+                    Spec = PodSpec(container, p.SchedulerName, s.NodeSelector, s.Tolerations, volumes),
                 },
             },
         };
@@ -369,7 +386,7 @@ public static class DesiredState
     }
 
     private static V1PodSpec PodSpec(
-        V1Container container, string? serviceAccount, IDictionary<string, string>? nodeSelector, IList<V1Toleration>? tolerations, V1Volume? volume) => new()
+        V1Container container, string? serviceAccount, IDictionary<string, string>? nodeSelector, IList<V1Toleration>? tolerations, IEnumerable<V1Volume> volumes) => new()
     {
         ServiceAccountName = serviceAccount,
         // Workers never call the API server; only the scheduler needs a token.
@@ -382,9 +399,7 @@ public static class DesiredState
             RunAsNonRoot = true,
             SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
         },
-        Volumes = volume is null
-            ? [new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }]
-            : [volume, new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }],
+        Volumes = [.. volumes, new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }],
     };
 
     private static V1SecurityContext ContainerSecurity() => new()

@@ -19,7 +19,8 @@ public sealed record ResolvedPool(
     long Generation,
     ResolvedWorkers Workers,
     ResolvedScheduler Scheduler,
-    ResolvedMonitoring Monitoring)
+    ResolvedMonitoring Monitoring,
+    ResolvedNetworkPolicy NetworkPolicy)
 {
     public static ResolvedPool From(InferencePool pool, OperatorSettings settings)
     {
@@ -61,16 +62,24 @@ public sealed record ResolvedPool(
             ServicePort: s.Service?.Port ?? 80,
             Resources: s.Resources,
             NodeSelector: s.NodeSelector,
-            Tolerations: s.Tolerations);
+            Tolerations: s.Tolerations,
+            // apiKeys without a secretName is a mistake to report, not a pool without keys.
+            ApiKeysSecret: s.ApiKeys is null ? null : s.ApiKeys.SecretName ?? "",
+            ApiKeysKey: s.ApiKeys?.Key ?? "keys");
         var monitoring = new ResolvedMonitoring(m.Enabled ?? false, m.Interval ?? "15s", m.Labels);
+        var n = pool.Spec?.NetworkPolicy ?? new NetworkPolicySpec();
+        var networkPolicy = new ResolvedNetworkPolicy(n.Enabled ?? true, n.Prometheus?.Namespace ?? "monitoring", n.Prometheus?.PodLabels);
         return new ResolvedPool(
             pool.Metadata.Name, pool.Metadata.NamespaceProperty ?? "default", pool.Metadata.Uid ?? "",
-            pool.Metadata.Generation ?? 0, workers, scheduler, monitoring);
+            pool.Metadata.Generation ?? 0, workers, scheduler, monitoring, networkPolicy);
     }
 
     public string WorkersName => Name + "-workers";
 
     public string SchedulerName => Name + "-scheduler";
+
+    /// <summary>The Secret with the pool's worker token (key <c>token</c>), which the operator creates once.</summary>
+    public string WorkerTokenName => Name + "-worker-token";
 
     public string Endpoint => string.Create(
         CultureInfo.InvariantCulture, $"http://{SchedulerName}.{Namespace}.svc:{Scheduler.ServicePort}");
@@ -109,7 +118,9 @@ public sealed record ResolvedScheduler(
     int ServicePort,
     V1ResourceRequirements? Resources,
     IDictionary<string, string>? NodeSelector,
-    IList<V1Toleration>? Tolerations)
+    IList<V1Toleration>? Tolerations,
+    string? ApiKeysSecret,
+    string ApiKeysKey)
 {
     /// <summary>
     /// Each knob of <see cref="SchedulerKnobs"/> the pool sets (the policy, batch and queue limit always, with their
@@ -134,3 +145,6 @@ public sealed record ResolvedScheduler(
 }
 
 public sealed record ResolvedMonitoring(bool ServiceMonitor, string Interval, IDictionary<string, string>? Labels);
+
+/// <summary>The worker pods' NetworkPolicy: on unless turned off; Prometheus runs in a namespace, optionally in pods with these labels.</summary>
+public sealed record ResolvedNetworkPolicy(bool Enabled, string PrometheusNamespace, IDictionary<string, string>? PrometheusPodLabels);

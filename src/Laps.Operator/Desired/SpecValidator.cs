@@ -68,9 +68,38 @@ public static partial class SpecValidator
                 $"scheduler.batchSize ({s.BatchSize}) must not exceed workers.maxBatch ({w.MaxBatch})"));
         }
 
+        if (s.ApiKeysSecret is "")
+        {
+            errors.Add("scheduler.apiKeys.secretName is required when scheduler.apiKeys is set");
+        }
+        else if (s.ApiKeysSecret is { } secret && (secret.Length > 253 || !Dns1123Subdomain().IsMatch(secret)))
+        {
+            errors.Add($"scheduler.apiKeys.secretName '{secret}' must be a Secret's name (a DNS-1123 subdomain)");
+        }
+
+        if (s.ApiKeysKey.Length > 253 || !SecretKey().IsMatch(s.ApiKeysKey))
+        {
+            errors.Add($"scheduler.apiKeys.key '{s.ApiKeysKey}' must be a Secret key (letters, digits, '-', '_', '.')");
+        }
+
+        var prometheus = pool.NetworkPolicy.PrometheusNamespace;
+        if (prometheus.Length > 63 || !Dns1123Label().IsMatch(prometheus))
+        {
+            errors.Add($"networkPolicy.prometheus.namespace '{prometheus}' must be a namespace's name (a DNS-1123 label)");
+        }
+
         return errors;
     }
 
     [GeneratedRegex("^[a-z]([-a-z0-9]*[a-z0-9])?$", RegexOptions.CultureInvariant)]
     private static partial Regex Dns1035();
+
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", RegexOptions.CultureInvariant)]
+    private static partial Regex Dns1123Label();
+
+    [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", RegexOptions.CultureInvariant)]
+    private static partial Regex Dns1123Subdomain();
+
+    [GeneratedRegex("^[-._a-zA-Z0-9]+$", RegexOptions.CultureInvariant)]
+    private static partial Regex SecretKey();
 }

@@ -59,6 +59,9 @@ public sealed class InferencePoolSpec
 
     [JsonPropertyName("monitoring")]
     public MonitoringSpec? Monitoring { get; set; }
+
+    [JsonPropertyName("networkPolicy")]
+    public NetworkPolicySpec? NetworkPolicy { get; set; }
 }
 
 public static class Engines
@@ -162,6 +165,9 @@ public sealed class SchedulerSpec
     [JsonPropertyName("service")]
     public ServiceSpec? Service { get; set; }
 
+    [JsonPropertyName("apiKeys")]
+    public ApiKeysSpec? ApiKeys { get; set; }
+
     [JsonPropertyName("resources")]
     public V1ResourceRequirements? Resources { get; set; }
 
@@ -252,6 +258,16 @@ public sealed class ServiceSpec
     public int? Port { get; set; }
 }
 
+/// <summary>The user's Secret whose key holds the scheduler's API keys (one a line, optionally followed by a tenant).</summary>
+public sealed class ApiKeysSpec
+{
+    [JsonPropertyName("secretName")]
+    public string? SecretName { get; set; }
+
+    [JsonPropertyName("key")]
+    public string? Key { get; set; }
+}
+
 public sealed class MonitoringSpec
 {
     [JsonPropertyName("serviceMonitor")]
@@ -268,6 +284,26 @@ public sealed class ServiceMonitorSpec
 
     [JsonPropertyName("labels")]
     public IDictionary<string, string>? Labels { get; set; }
+}
+
+/// <summary>The pool's NetworkPolicy: who may reach the worker pods (docs/security.md).</summary>
+public sealed class NetworkPolicySpec
+{
+    [JsonPropertyName("enabled")]
+    public bool? Enabled { get; set; }
+
+    [JsonPropertyName("prometheus")]
+    public PrometheusPeerSpec? Prometheus { get; set; }
+}
+
+/// <summary>Where the Prometheus that scrapes the workers' metrics ports runs.</summary>
+public sealed class PrometheusPeerSpec
+{
+    [JsonPropertyName("namespace")]
+    public string? Namespace { get; set; }
+
+    [JsonPropertyName("podLabels")]
+    public IDictionary<string, string>? PodLabels { get; set; }
 }
 
 public sealed class InferencePoolStatus
