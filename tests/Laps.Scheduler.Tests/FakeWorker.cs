@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using Google.Protobuf;
 using Grpc.Core;
 using Laps.Scheduler.Serving.Sessions;
 using Laps.Worker.V1;
@@ -38,6 +39,12 @@ public sealed class FakeWorker(string name) : IWorkerSession, IDisposable
     public EventLog<StepRequest> Steps { get; } = new();
 
     public EventLog<string> Released { get; } = new();
+
+    /// <summary>Over gRPC: every call as it arrived (before any token check), with its <c>authorization</c> metadata.</summary>
+    public EventLog<(IMessage Request, string? Authorization)> Calls { get; } = new();
+
+    /// <summary>Over gRPC: the <c>authorization</c> values a call must carry one of (UNAUTHENTICATED otherwise); null: none.</summary>
+    public IReadOnlyCollection<string>? AcceptedAuthorizations { get; set; }
 
     /// <summary>The deadline the scheduler gave each Step call.</summary>
     public EventLog<TimeSpan> StepTimeouts { get; } = new();
@@ -213,6 +220,7 @@ public sealed class FakeWorkerService(FakeWorker worker) : SpeculativeWorker.Spe
 {
     public override async Task<WorkerDescription> Describe(DescribeRequest request, ServerCallContext context)
     {
+        Accept(request, context);
         var info = await worker.DescribeAsync(Timeout.InfiniteTimeSpan, context.CancellationToken);
         return new WorkerDescription
         {
@@ -229,6 +237,7 @@ public sealed class FakeWorkerService(FakeWorker worker) : SpeculativeWorker.Spe
 
     public override async Task<StepResponse> Step(StepRequest request, ServerCallContext context)
     {
+        Accept(request, context);
         var batch = request.Batch.Select(b => new SequenceStep(
             b.SequenceId,
             b.PromptTokenIds.Count > 0 ? [.. b.PromptTokenIds] : null,
@@ -276,7 +285,18 @@ public sealed class FakeWorkerService(FakeWorker worker) : SpeculativeWorker.Spe
 
     public override async Task<ReleaseResponse> Release(ReleaseRequest request, ServerCallContext context)
     {
+        Accept(request, context);
         await worker.ReleaseAsync([.. request.SequenceIds], Timeout.InfiniteTimeSpan, context.CancellationToken);
         return new ReleaseResponse { Released = request.SequenceIds.Count };
+    }
+
+    private void Accept(IMessage request, ServerCallContext context)
+    {
+        var authorization = context.RequestHeaders.GetValue("authorization");
+        worker.Calls.Add((request, authorization));
+        if (worker.AcceptedAuthorizations is { } accepted && (authorization is null || !accepted.Contains(authorization)))
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "the worker token is missing or wrong"));
+        }
     }
 }
