@@ -20,6 +20,7 @@ public sealed class WorkerCommandTests
     [InlineData("--kv-capacity", "-5", "laps worker: --kv-capacity: '-5' is out of range")]
     [InlineData("--worker-id", " ", "laps worker: --worker-id: worker id must not be empty")]
     [InlineData("--workload", "no-such-profile", "laps worker: --workload: workload item 'no-such-profile' is neither")]
+    [InlineData("--token-file", "/nonexistent/worker-token", "laps worker: --token-file: '/nonexistent/worker-token' does not exist")]
     public void A_bad_value_is_one_line_naming_the_option_and_exit_code_2(string option, string value, string expected)
     {
         string[] args = option == "--port" ? ["worker", option, value] : ["worker", "--port", "0", option, value];
@@ -29,6 +30,21 @@ public sealed class WorkerCommandTests
         Assert.Equal(string.Empty, stdout);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith(expected, line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("sim")]
+    [InlineData("vllm")]
+    public void An_empty_token_file_stops_the_worker_naming_it(string engine)
+    {
+        using var directory = new TempDirectory();
+        var token = directory.File("token");
+        File.WriteAllText(token, "\n");
+
+        var (exitCode, _, stderr) = new Cli().Run("worker", "--port", "0", "--engine", engine, "--token-file", token);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal($"laps worker: --token-file: '{token}' is empty: it must hold the worker token", stderr.Trim());
     }
 
     [Fact]
