@@ -62,6 +62,51 @@ public sealed class WorkerCommandTests
     }
 
     [Fact]
+    public async Task With_a_token_file_the_worker_refuses_a_caller_without_the_token_and_serves_one_with_it()
+    {
+        using var directory = new TempDirectory();
+        var token = directory.File("token");
+        File.WriteAllText(token, "cli-secret\n");
+        using var stdout = new StringWriter();
+        var output = TextWriter.Synchronized(stdout);
+        using var stop = new CancellationTokenSource();
+        var parse = new LapsCommand().Parse(["worker", "--port", "0", "--token-file", token, "--time-scale", "100"]);
+        var run = parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = TextWriter.Null, ProcessTerminationTimeout = null }, stop.Token);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        Match address;
+        while (!(address = Regex.Match(Text(), @"http://127\.0\.0\.1:\d+")).Success)
+        {
+            Assert.False(run.IsCompleted, "the worker exited");
+            await Task.Delay(20, timeout.Token);
+        }
+
+        using (var channel = GrpcChannel.ForAddress(address.Value))
+        {
+            var client = new SpeculativeWorker.SpeculativeWorkerClient(channel);
+            var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(
+                () => client.DescribeAsync(new DescribeRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
+            var description = await client.DescribeAsync(
+                new DescribeRequest(), new Grpc.Core.Metadata { { "authorization", "Bearer cli-secret" } }, DateTime.UtcNow.AddSeconds(10));
+
+            Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, refused.StatusCode);
+            Assert.Equal("sim", description.Engine);
+        }
+
+        Assert.Contains($"calls need the worker token in {token}", Text(), StringComparison.Ordinal);
+        await stop.CancelAsync();
+        Assert.Equal(0, await run.WaitAsync(timeout.Token));
+
+        string Text()
+        {
+            lock (output)
+            {
+                return stdout.ToString();
+            }
+        }
+    }
+
+    [Fact]
     public async Task The_worker_serves_describe_on_loopback_and_stops_cleanly_when_cancelled()
     {
         using var stdout = new StringWriter();

@@ -208,11 +208,12 @@ internal sealed class WorkerCommand : Command
             }
 
             var o = invocation.Options;
+            var callers = invocation.TokenFile is { } file ? $"; calls need the worker token in {file}" : "; any caller is accepted";
             await stdout.WriteLineAsync(invocation.Engine is { } adapterOptions
                 ? string.Create(CultureInfo.InvariantCulture,
-                    $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} ({adapterOptions.EngineName} at {adapterOptions.EngineUrl}, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}; not ready until the engine answers)")
+                    $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} ({adapterOptions.EngineName} at {adapterOptions.EngineUrl}, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}; not ready until the engine answers{callers})")
                 : string.Create(CultureInfo.InvariantCulture,
-                    $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} (sim, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}, KV {o.KvCapacityTokens} tokens, workload {o.Workload}, time scale {o.TimeScale})")).ConfigureAwait(false);
+                    $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} (sim, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}, KV {o.KvCapacityTokens} tokens, workload {o.Workload}, time scale {o.TimeScale}{callers})")).ConfigureAwait(false);
             await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
 
             // Returns on Ctrl+C/SIGTERM (the host's lifetime or the command line's token) after draining in-flight calls.

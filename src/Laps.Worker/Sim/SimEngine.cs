@@ -52,7 +52,10 @@ public sealed class SimEngine
         _fence = new IncarnationFence(time ?? TimeProvider.System);
     }
 
-    /// <summary>Raised (outside the lock) when a call from a newer incarnation dropped the sequences of an older one.</summary>
+    /// <summary>
+    /// Raised when a call from a newer incarnation dropped the sequences of an older one, under the engine's lock:
+    /// handlers must be brief and must not call the engine.
+    /// </summary>
     public event Action<Fenced>? SequencesFenced;
 
     public SimWorkerOptions Options => _options;
@@ -93,17 +96,9 @@ public sealed class SimEngine
     /// </summary>
     public void Admit(Incarnation caller)
     {
-        Fenced? fenced = null;
-        try
+        lock (_lock)
         {
-            lock (_lock)
-            {
-                fenced = Fence(caller);
-            }
-        }
-        finally
-        {
-            Raise(fenced);
+            Fence(caller);
         }
     }
 
@@ -117,157 +112,145 @@ public sealed class SimEngine
         ArgumentNullException.ThrowIfNull(batch);
         ValidateShape(batch, steps, _options.MaxStepsPerCall, _options.MaxBatch);
         caller ??= Incarnation.Anonymous;
-        Fenced? fenced = null;
-        try
-        {
-            lock (_lock)
-            {
-                fenced = Fence(caller);
-                return StepLocked(batch, steps, caller);
-            }
-        }
-        finally
-        {
-            Raise(fenced);
-        }
-    }
-
-    private StepOutcome StepLocked(IReadOnlyList<SequenceRequest> batch, int steps, Incarnation caller)
-    {
         var k = _options.K;
-        // 1. Resolve each sequence: held (by this caller, with this prompt), or new (needs its prompt). Nothing
-        // changes until all are resolved.
-        var members = new Member[batch.Count];
-        long reserve = 0, growth = 0;
-        for (var i = 0; i < batch.Count; i++)
+        lock (_lock)
         {
-            var input = batch[i];
-            var maxTokens = input.MaxTokens == 0 ? _options.DefaultMaxTokens : input.MaxTokens;
-            if (_held.TryGetValue(input.SequenceId, out var held))
+            Fence(caller);
+
+            // 1. Resolve each sequence: held (by this caller, with this prompt), or new (needs its prompt). Nothing
+            // changes until all are resolved.
+            var members = new Member[batch.Count];
+            long reserve = 0, growth = 0;
+            for (var i = 0; i < batch.Count; i++)
             {
-                CheckHeld(input, held.Owner, held.PromptHash, caller);
-                members[i] = new Member(held, maxTokens, Prefill: false);
-            }
-            else
-            {
-                if (input.PromptTokenIds.Length == 0)
+                var input = batch[i];
+                var maxTokens = input.MaxTokens == 0 ? _options.DefaultMaxTokens : input.MaxTokens;
+                if (_held.TryGetValue(input.SequenceId, out var held))
                 {
-                    throw new WorkerException(WorkerErrorKind.InvalidArgument,
-                        $"sequence '{input.SequenceId}' is not held by this worker (new, released or evicted) and carries no prompt_token_ids: send its prompt and generated_token_ids to recompute it");
+                    CheckHeld(input, held.Owner, held.PromptHash, caller);
+                    members[i] = new Member(held, maxTokens, Prefill: false);
+                }
+                else
+                {
+                    if (input.PromptTokenIds.Length == 0)
+                    {
+                        throw new WorkerException(WorkerErrorKind.InvalidArgument,
+                            $"sequence '{input.SequenceId}' is not held by this worker (new, released or evicted) and carries no prompt_token_ids: send its prompt and generated_token_ids to recompute it");
+                    }
+
+                    var script = _acceptance.ScriptFor(input.PromptTokenIds, input.Seed);
+                    members[i] = new Member(new HeldSequence(input.SequenceId, input.PromptTokenIds, input.GeneratedTokenIds, script, caller), maxTokens, Prefill: true)
+                    {
+                        CachedTokens = Math.Clamp(input.CachedTokens, 0, input.PromptTokenIds.Length + input.GeneratedTokenIds.Length),
+                    };
                 }
 
-                var script = _acceptance.ScriptFor(input.PromptTokenIds, input.Seed);
-                members[i] = new Member(new HeldSequence(input.SequenceId, input.PromptTokenIds, input.GeneratedTokenIds, script, caller), maxTokens, Prefill: true)
-                {
-                    CachedTokens = Math.Clamp(input.CachedTokens, 0, input.PromptTokenIds.Length + input.GeneratedTokenIds.Length),
-                };
+                // A newcomer whose prefix already finished it is never admitted, so it reserves nothing.
+                var grows = members[i].Growth(steps, k);
+                growth += grows;
+                reserve += members[i] is { Prefill: true, AlreadyDone: true } ? 0 : members[i].Sequence.KvTokens + grows;
             }
 
-            // A newcomer whose prefix already finished it is never admitted, so it reserves nothing.
-            var grows = members[i].Growth(steps, k);
-            growth += grows;
-            reserve += members[i] is { Prefill: true, AlreadyDone: true } ? 0 : members[i].Sequence.KvTokens + grows;
-        }
-
-        // 2. Capacity: the batch alone must fit.
-        if (reserve > _kv.CapacityTokens)
-        {
-            throw new WorkerException(WorkerErrorKind.ResourceExhausted, string.Create(CultureInfo.InvariantCulture,
-                $"the batch needs up to {reserve} KV tokens (prompts, generated tokens and {steps} steps of growth) but kv_capacity_tokens is {_kv.CapacityTokens}: send fewer or shorter sequences, or fewer steps"));
-        }
-
-        // 3. Admit newcomers and mark the batch most recently used, in batch order; then evict the least recently
-        // stepped sequences outside it until the batch's growth fits.
-        long prefillTokens = 0;
-        _kv.BeginBatch();
-        foreach (var member in members)
-        {
-            var sequence = member.Sequence;
-            if (member.Prefill)
+            // 2. Capacity: the batch alone must fit.
+            if (reserve > _kv.CapacityTokens)
             {
-                if (member.AlreadyDone)
+                throw new WorkerException(WorkerErrorKind.ResourceExhausted, string.Create(CultureInfo.InvariantCulture,
+                    $"the batch needs up to {reserve} KV tokens (prompts, generated tokens and {steps} steps of growth) but kv_capacity_tokens is {_kv.CapacityTokens}: send fewer or shorter sequences, or fewer steps"));
+            }
+
+            // 3. Admit newcomers and mark the batch most recently used, in batch order; then evict the least recently
+            // stepped sequences outside it until the batch's growth fits.
+            long prefillTokens = 0;
+            _kv.BeginBatch();
+            foreach (var member in members)
+            {
+                var sequence = member.Sequence;
+                if (member.Prefill)
                 {
-                    continue; // nothing to compute: it finishes without joining the batch
+                    if (member.AlreadyDone)
+                    {
+                        continue; // nothing to compute: it finishes without joining the batch
+                    }
+
+                    prefillTokens += sequence.KvTokens - member.CachedTokens;
+                    _held.Add(sequence.Id, sequence);
+                    sequence.Kv = _kv.Admit(sequence, sequence.KvTokens);
                 }
-
-                prefillTokens += sequence.KvTokens - member.CachedTokens;
-                _held.Add(sequence.Id, sequence);
-                sequence.Kv = _kv.Admit(sequence, sequence.KvTokens);
+                else
+                {
+                    _kv.Touch(sequence.Kv!);
+                }
             }
-            else
+
+            var evicted = new List<HeldSequence>();
+            _kv.MakeRoom(growth, evicted);
+            foreach (var sequence in evicted)
             {
-                _kv.Touch(sequence.Kv!);
+                _held.Remove(sequence.Id);
             }
-        }
 
-        var evicted = new List<HeldSequence>();
-        _kv.MakeRoom(growth, evicted);
-        foreach (var sequence in evicted)
-        {
-            _held.Remove(sequence.Id);
-        }
-
-        // 4. Run the steps. Sequences finished by their prefix (or by a lowered max_tokens) take none.
-        var tallies = new Tally[members.Length];
-        for (var i = 0; i < members.Length; i++)
-        {
-            tallies[i] = new Tally { Finish = members[i].FinishBeforeStart };
-        }
-
-        double seconds = 0;
-        var stepsRun = 0;
-        for (var s = 0; s < steps; s++)
-        {
-            var active = 0;
-            long kv = 0;
+            // 4. Run the steps. Sequences finished by their prefix (or by a lowered max_tokens) take none.
+            var tallies = new Tally[members.Length];
             for (var i = 0; i < members.Length; i++)
             {
-                if (tallies[i].Finish == SequenceFinish.None)
+                tallies[i] = new Tally { Finish = members[i].FinishBeforeStart };
+            }
+
+            double seconds = 0;
+            var stepsRun = 0;
+            for (var s = 0; s < steps; s++)
+            {
+                var active = 0;
+                long kv = 0;
+                for (var i = 0; i < members.Length; i++)
                 {
-                    active++;
-                    kv += members[i].Sequence.KvTokens;
+                    if (tallies[i].Finish == SequenceFinish.None)
+                    {
+                        active++;
+                        kv += members[i].Sequence.KvTokens;
+                    }
+                }
+
+                if (active == 0)
+                {
+                    break;
+                }
+
+                seconds += _options.StepTime.StepSeconds(_options.Proposer, k, active, s == 0 ? prefillTokens : 0, kv);
+                stepsRun++;
+                for (var i = 0; i < members.Length; i++)
+                {
+                    if (tallies[i].Finish == SequenceFinish.None)
+                    {
+                        Advance(members[i], tallies[i], k, prefillOnly: s == 0 && members[i].Prefill && !_options.PrefillStepDecodes);
+                    }
                 }
             }
 
-            if (active == 0)
-            {
-                break;
-            }
-
-            seconds += _options.StepTime.StepSeconds(_options.Proposer, k, active, s == 0 ? prefillTokens : 0, kv);
-            stepsRun++;
+            // 5. Finished sequences free their KV at once.
+            var outputs = new SequenceResult[members.Length];
             for (var i = 0; i < members.Length; i++)
             {
-                if (tallies[i].Finish == SequenceFinish.None)
+                var member = members[i];
+                var tally = tallies[i];
+                if (tally.Finish != SequenceFinish.None && _held.ContainsKey(member.Sequence.Id))
                 {
-                    Advance(members[i], tallies[i], k, prefillOnly: s == 0 && members[i].Prefill && !_options.PrefillStepDecodes);
+                    Remove(member.Sequence);
                 }
-            }
-        }
 
-        // 5. Finished sequences free their KV at once.
-        var outputs = new SequenceResult[members.Length];
-        for (var i = 0; i < members.Length; i++)
-        {
-            var member = members[i];
-            var tally = tallies[i];
-            if (tally.Finish != SequenceFinish.None && _held.ContainsKey(member.Sequence.Id))
-            {
-                Remove(member.Sequence);
+                outputs[i] = new SequenceResult(
+                    member.Sequence.Id,
+                    tally.Tokens,
+                    SimVocabulary.Text(tally.Tokens),
+                    tally.Steps,
+                    tally.Drafted,
+                    tally.Accepted,
+                    tally.Finish,
+                    member.Prefill && !member.AlreadyDone);
             }
 
-            outputs[i] = new SequenceResult(
-                member.Sequence.Id,
-                tally.Tokens,
-                SimVocabulary.Text(tally.Tokens),
-                tally.Steps,
-                tally.Drafted,
-                tally.Accepted,
-                tally.Finish,
-                member.Prefill && !member.AlreadyDone);
+            return new StepOutcome(outputs, stepsRun, seconds, _kv.TokensInUse, evicted.ConvertAll(e => e.Id));
         }
-
-        return new StepOutcome(outputs, stepsRun, seconds, _kv.TokensInUse, evicted.ConvertAll(e => e.Id));
     }
 
     /// <summary>
@@ -279,37 +262,29 @@ public sealed class SimEngine
     {
         ArgumentNullException.ThrowIfNull(sequenceIds);
         caller ??= Incarnation.Anonymous;
-        Fenced? fenced = null;
-        try
+        lock (_lock)
         {
-            lock (_lock)
+            Fence(caller);
+            var held = new HashSet<HeldSequence>();
+            foreach (var id in sequenceIds)
             {
-                fenced = Fence(caller);
-                var held = new HashSet<HeldSequence>();
-                foreach (var id in sequenceIds)
+                if (_held.TryGetValue(id, out var sequence))
                 {
-                    if (_held.TryGetValue(id, out var sequence))
+                    if (!sequence.Owner.IsSameAs(caller))
                     {
-                        if (!sequence.Owner.IsSameAs(caller))
-                        {
-                            throw new WorkerException(WorkerErrorKind.FailedPrecondition, NotYours(id, caller));
-                        }
-
-                        held.Add(sequence);
+                        throw new WorkerException(WorkerErrorKind.FailedPrecondition, NotYours(id, caller));
                     }
-                }
 
-                foreach (var sequence in held)
-                {
-                    Remove(sequence);
+                    held.Add(sequence);
                 }
-
-                return held.Count;
             }
-        }
-        finally
-        {
-            Raise(fenced);
+
+            foreach (var sequence in held)
+            {
+                Remove(sequence);
+            }
+
+            return held.Count;
         }
     }
 
@@ -358,12 +333,12 @@ public sealed class SimEngine
     internal static string NotYours(string sequenceId, Incarnation caller)
         => $"sequence '{sequenceId}' is held for another caller, not for {caller}: a sequence can be stepped and released only by the scheduler incarnation that created it";
 
-    // Under the lock.
-    private Fenced? Fence(Incarnation caller)
+    // Under the lock: the handlers of SequencesFenced run under it too.
+    private void Fence(Incarnation caller)
     {
         if (_fence.Admit(caller) is not { } superseded)
         {
-            return null;
+            return;
         }
 
         var dropped = _held.Values.Where(s => s.Owner.IsSameAs(superseded)).ToList();
@@ -372,15 +347,7 @@ public sealed class SimEngine
             Remove(sequence);
         }
 
-        return new Fenced(superseded, caller, dropped.ConvertAll(s => s.Id));
-    }
-
-    private void Raise(Fenced? fenced)
-    {
-        if (fenced is not null)
-        {
-            SequencesFenced?.Invoke(fenced);
-        }
+        SequencesFenced?.Invoke(new Fenced(superseded, caller, dropped.ConvertAll(s => s.Id)));
     }
 
     /// <summary>
