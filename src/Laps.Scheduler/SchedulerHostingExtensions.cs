@@ -6,7 +6,6 @@ using Laps.Scheduler.Prediction;
 using Laps.Scheduler.Serving;
 using Laps.Scheduler.Serving.Sessions;
 using Laps.Scheduling.Prediction;
-using WorkerToken = Laps.Worker.V1.WorkerToken;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -14,6 +13,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Prometheus;
+using WorkerToken = Laps.Worker.V1.WorkerToken;
 
 namespace Laps.Scheduler;
 
