@@ -29,6 +29,9 @@ public sealed class FakeWorker(string name) : IWorkerSession, IDisposable
     /// <summary>Step calls still to fail with UNAVAILABLE (as a worker that restarted and lost every sequence).</summary>
     public int FailSteps { get; set; }
 
+    /// <summary>Over gRPC: Step calls still to refuse with FAILED_PRECONDITION (as a worker's identity check), keeping what it holds.</summary>
+    public int RefuseSteps { get; set; }
+
     /// <summary>The first call (counting from 0) that <see cref="FailSteps"/> applies to.</summary>
     public int FailFromCall { get; set; }
 
@@ -238,6 +241,12 @@ public sealed class FakeWorkerService(FakeWorker worker) : SpeculativeWorker.Spe
     public override async Task<StepResponse> Step(StepRequest request, ServerCallContext context)
     {
         Accept(request, context);
+        if (worker.RefuseSteps > 0)
+        {
+            worker.RefuseSteps--;
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"sequence '{request.Batch[0].SequenceId}' is held for another prompt"));
+        }
+
         var batch = request.Batch.Select(b => new SequenceStep(
             b.SequenceId,
             b.PromptTokenIds.Count > 0 ? [.. b.PromptTokenIds] : null,

@@ -41,6 +41,31 @@ public sealed class WorkerIdentityTests
     }
 
     [Fact]
+    public async Task A_step_the_worker_refuses_as_failed_precondition_is_released_there_and_resumed_from_its_prefix()
+    {
+        await using var sidecar = await SidecarHarness.StartAsync(grpc: true);
+        sidecar.Worker.Manual = true;
+        var answer = sidecar.PostAsync("/v1/completions", new { prompt = new[] { 9, 8 }, max_tokens = 6 });
+        await sidecar.Worker.Steps.WaitAsync(_ => true);
+        sidecar.Worker.RefuseSteps = 1;
+        sidecar.Worker.Manual = false;
+        sidecar.Worker.Allow(100);
+
+        using var response = await answer;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(" w1000 w1001 w1002 w1003 w1004 w1005", (await SidecarHarness.JsonAsync(response)).GetProperty("choices")[0].GetProperty("text").GetString());
+        var calls = sidecar.Worker.Calls.Snapshot().Select(c => c.Request).Where(r => r is StepRequest or ReleaseRequest).ToList();
+        var refused = (StepRequest)calls[1];
+        var sequence = refused.Batch[0].SequenceId;
+        Assert.Empty(refused.Batch[0].PromptTokenIds); // the worker was taken to hold it
+        Assert.Equal([sequence], Assert.IsType<ReleaseRequest>(calls[2]).SequenceIds); // dropped there first
+        var resumed = Assert.IsType<StepRequest>(calls[3]).Batch[0];
+        Assert.Equal([9, 8], resumed.PromptTokenIds);
+        Assert.Equal([1000, 1001, 1002], resumed.GeneratedTokenIds);
+    }
+
+    [Fact]
     public void An_incarnation_is_random_per_process_and_its_leading_time_is_fixed_by_its_first_call()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
