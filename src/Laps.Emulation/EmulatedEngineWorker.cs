@@ -1,5 +1,6 @@
 using Laps.Worker;
 using Laps.Worker.Engines;
+using Laps.Worker.V1;
 using Microsoft.AspNetCore.Builder;
 
 namespace Laps.Emulation;
@@ -28,10 +29,11 @@ public sealed class EmulatedEngineWorker : IAsyncDisposable
 
     /// <summary>
     /// Starts the emulator, then the worker (port 0: any free one). <paramref name="configure"/> adds services to both
-    /// hosts (logging, a fake clock). The adapter's k and max batch are the emulator's.
+    /// hosts (logging, a fake clock). The adapter's k and max batch are the emulator's; with a <paramref name="token"/>,
+    /// every call to the worker must carry it.
     /// </summary>
     public static async Task<EmulatedEngineWorker> StartAsync(EmulatorOptions emulator, string workerId, string host = "127.0.0.1", int port = 0,
-        Action<WebApplicationBuilder>? configure = null, CancellationToken cancellationToken = default)
+        Action<WebApplicationBuilder>? configure = null, Func<IServiceProvider, WorkerToken>? token = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(emulator);
         var engine = EmulatorHost.Build(emulator, "127.0.0.1", 0, configure);
@@ -46,7 +48,7 @@ public sealed class EmulatedEngineWorker : IAsyncDisposable
             MaxBatch = Math.Min(emulator.MaxRunning, 4096),
             StepTime = StepTimeProfiles.Describe(emulator.Model.StepTime, emulator.Model.Proposer, emulator.Model.K, emulator.Model.TimeScale),
         };
-        var worker = EngineWorkerHost.Build(options, host, port, configure);
+        var worker = EngineWorkerHost.Build(options, host, port, configure, token);
         await worker.StartAsync(cancellationToken).ConfigureAwait(false);
         return new EmulatedEngineWorker(engine, worker);
     }

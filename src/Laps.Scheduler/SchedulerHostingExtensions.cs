@@ -13,6 +13,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Prometheus;
+using WorkerToken = Laps.Worker.V1.WorkerToken;
 
 namespace Laps.Scheduler;
 
@@ -22,7 +23,8 @@ public static class SchedulerHostingExtensions
     /// <summary>
     /// Registers the sidecar. Every service is added with TryAdd, so a host (or a test) that registered its own
     /// <see cref="ILengthPredictor"/>, <see cref="ITokenizer"/>, <see cref="IWorkerClientFactory"/> or <see cref="IWorkerSessionFactory"/>,
-    /// <see cref="CollectorRegistry"/> or <see cref="TimeProvider"/> first keeps it.
+    /// <see cref="CollectorRegistry"/>, <see cref="TimeProvider"/> or <see cref="WorkerToken"/> (instead of
+    /// <see cref="SchedulerOptions.WorkerTokenFile"/>) first keeps it.
     /// </summary>
     public static IHostApplicationBuilder AddLapsScheduler(this IHostApplicationBuilder builder)
     {
@@ -61,7 +63,18 @@ public static class SchedulerHostingExtensions
         services.TryAddSingleton<ITokenizer, StandInTokenizer>();
         services.TryAddSingleton<ILengthPredictor>(sp => new OnlineLengthPredictor(new OnlineLengthPredictorOptions { PriorLength = sp.GetRequiredService<IOptions<SchedulerOptions>>().Value.PriorLengthTokens }));
         services.TryAddSingleton<IWorkerClientFactory, GrpcWorkerClientFactory>();
-        services.TryAddSingleton<IWorkerSessionFactory, GrpcWorkerSessionFactory>();
+        services.TryAddSingleton(sp => new ProcessIncarnation(
+            sp.GetRequiredService<IOptions<SchedulerOptions>>().Value.Name, sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<IWorkerSessionFactory>(sp =>
+        {
+            // A token registered by the host (a local pool's) wins over the file.
+            var options = sp.GetRequiredService<IOptions<SchedulerOptions>>().Value;
+            var time = sp.GetRequiredService<TimeProvider>();
+            var token = sp.GetService<WorkerToken>() ?? (options.WorkerTokenFile is { } file
+                ? WorkerToken.FromFile(file, time, sp.GetRequiredService<ILoggerFactory>().CreateLogger<WorkerToken>())
+                : null);
+            return new GrpcWorkerSessionFactory(sp.GetRequiredService<IWorkerClientFactory>(), time, sp.GetRequiredService<ProcessIncarnation>(), token);
+        });
         services.TryAddSingleton<WorkerPool>();
         services.TryAddSingleton<IKubernetes>(_ => new Kubernetes(KubernetesClientConfiguration.IsInCluster()
             ? KubernetesClientConfiguration.InClusterConfig()

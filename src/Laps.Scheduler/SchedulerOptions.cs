@@ -1,5 +1,6 @@
 using System.Globalization;
 using Laps.Scheduling.Policies;
+using Laps.Worker.V1;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -21,6 +22,18 @@ public sealed class SchedulerOptions
 
     /// <summary>Several sidecar replicas: only the holder of a Lease schedules (active-passive).</summary>
     public LeaderElectionOptions LeaderElection { get; set; } = new();
+
+    /// <summary>
+    /// This scheduler's name as workers know it: a worker drops the sequences of a process of this name when a newer
+    /// one (a restart, the next leader) calls it. Schedulers that deliberately share workers need distinct names.
+    /// </summary>
+    public string Name { get; set; } = "laps";
+
+    /// <summary>
+    /// A file holding the pool's worker token (a mounted Secret's key), sent with every call to the workers and read
+    /// again when it changes; null: calls carry no token (workers started without one accept them).
+    /// </summary>
+    public string? WorkerTokenFile { get; set; }
 
     /// <summary>Sequences per step on each worker (capped by the worker's own max_batch).</summary>
     public int Batch { get; set; } = SchedulerKnobs.DefaultBatch;
@@ -154,6 +167,9 @@ public sealed class LeaderElectionOptions
 /// <summary>Checks <see cref="SchedulerOptions"/>; every message names the setting and the value it rejects.</summary>
 public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOptions>
 {
+    /// <summary>The longest <see cref="SchedulerOptions.Name"/>, as a worker accepts it.</summary>
+    public const int MaxNameLength = 253;
+
     public ValidateOptionsResult Validate(string? name, SchedulerOptions options)
     {
         var failures = new List<string>();
@@ -225,6 +241,23 @@ public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOption
         if (string.IsNullOrWhiteSpace(options.Model))
         {
             failures.Add("Model: a model name is required");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Name) || options.Name.Length > MaxNameLength)
+        {
+            failures.Add($"Name: '{options.Name}' must be a name of 1..{Invariant(MaxNameLength)} characters");
+        }
+
+        if (options.WorkerTokenFile is { } tokenFile)
+        {
+            try
+            {
+                WorkerToken.FromFile(tokenFile);
+            }
+            catch (WorkerTokenException e)
+            {
+                failures.Add($"WorkerTokenFile: {e.Message}");
+            }
         }
 
         if (options.DrainTimeout < TimeSpan.Zero)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Grpc.Core;
 using Laps.Worker.Engines;
+using Laps.Worker.Identity;
 using Laps.Worker.Sampling;
 using Laps.Worker.Sim;
 using Laps.Worker.V1;
@@ -39,10 +40,23 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
         _engine = engine;
         _time = time;
         _logger = logger;
+        _engine.SequencesFenced += OnFenced;
     }
 
     public override Task<WorkerDescription> Describe(DescribeRequest request, ServerCallContext context)
-        => Task.FromResult(Description(_engine.Options));
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        try
+        {
+            _engine.Admit(Incarnation.From(request.Scheduler));
+        }
+        catch (WorkerException e)
+        {
+            throw Refused(e);
+        }
+
+        return Task.FromResult(Description(_engine.Options));
+    }
 
     /// <summary>The description of a worker with these options; step times are wall-clock seconds (divided by the time scale).</summary>
     public static WorkerDescription Description(SimWorkerOptions options)
@@ -84,20 +98,23 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
-        foreach (var input in request.Batch)
+        Incarnation caller;
+        try
         {
-            try
+            caller = Incarnation.From(request.Scheduler);
+            foreach (var input in request.Batch)
             {
                 SamplingSupport.Validate(input.SequenceId, input.Sampling, SamplingSupport.Sim, SimWorkerOptions.EngineName);
             }
-            catch (WorkerException e)
-            {
-                throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
-            }
+        }
+        catch (WorkerException e)
+        {
+            throw Refused(e);
         }
 
         var batch = request.Batch
-            .Select(s => new SequenceRequest(s.SequenceId, [.. s.PromptTokenIds], [.. s.GeneratedTokenIds], s.MaxTokens, SeedOf(s)))
+            .Select(s => new SequenceRequest(
+                s.SequenceId, [.. s.PromptTokenIds], [.. s.GeneratedTokenIds], s.MaxTokens, SeedOf(s), PromptHash: s.HasPromptHash ? s.PromptHash : null))
             .ToArray();
         var cancellationToken = context.CancellationToken;
 
@@ -107,12 +124,11 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
             StepOutcome outcome;
             try
             {
-                outcome = _engine.Step(batch, request.Steps);
+                outcome = _engine.Step(batch, request.Steps, caller);
             }
             catch (WorkerException e)
             {
-                LogRefused(e.Kind, e.Message);
-                throw new RpcException(new Status(e.Kind == WorkerErrorKind.ResourceExhausted ? StatusCode.ResourceExhausted : StatusCode.InvalidArgument, e.Message));
+                throw Refused(e);
             }
 
             var modelled = TimeSpan.FromSeconds(outcome.ModelSeconds / _engine.Options.TimeScale);
@@ -128,7 +144,7 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
             }
             catch (OperationCanceledException)
             {
-                _engine.Release(batch.Select(s => s.SequenceId));
+                _engine.Drop(batch.Select(s => s.SequenceId), caller);
 
                 // gRPC's deadline runs on the wall clock, so it is compared with the wall clock.
                 var code = context.Deadline <= DateTime.UtcNow ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
@@ -150,7 +166,7 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
 
             for (var i = 0; i < outcome.Outputs.Count; i++)
             {
-                var result = ApplyStops(request.Batch[i], outcome.Outputs[i]);
+                var result = ApplyStops(request.Batch[i], outcome.Outputs[i], caller);
                 var output = new SequenceOutput
                 {
                     SequenceId = result.SequenceId,
@@ -182,12 +198,22 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
     public override Task<ReleaseResponse> Release(ReleaseRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
+        int released;
+        try
+        {
+            released = _engine.Release(request.SequenceIds, Incarnation.From(request.Scheduler));
+        }
+        catch (WorkerException e)
+        {
+            throw Refused(e);
+        }
+
         foreach (var id in request.SequenceIds)
         {
             _stops.TryRemove(id, out _);
         }
 
-        return Task.FromResult(new ReleaseResponse { Released = _engine.Release(request.SequenceIds) });
+        return Task.FromResult(new ReleaseResponse { Released = released });
     }
 
     // A fixed sampling seed selects the sim's synthetic output, as a seed selects a sampled one.
@@ -199,7 +225,7 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
     /// string (its text before the stop string) or at a stop token (excluded from the text, as engines do), the
     /// sequence finishes with STOP and its state is freed. Text that may begin a stop string is held back until decided.
     /// </summary>
-    private SequenceResult ApplyStops(SequenceInput input, SequenceResult result)
+    private SequenceResult ApplyStops(SequenceInput input, SequenceResult result, Incarnation caller)
     {
         var sampling = input.Sampling;
         if (sampling is null || (sampling.Stop.Count == 0 && sampling.StopTokenIds.Count == 0))
@@ -242,7 +268,7 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
             _stops.TryRemove(input.SequenceId, out _);
             if (stopped && !result.Finished)
             {
-                _engine.Release([input.SequenceId]);
+                _engine.Drop([input.SequenceId], caller);
             }
         }
 
@@ -254,8 +280,31 @@ public sealed partial class SpeculativeWorkerService : SpeculativeWorker.Specula
         };
     }
 
-    public void Dispose() => _gpu.Dispose();
+    public void Dispose()
+    {
+        _engine.SequencesFenced -= OnFenced;
+        _gpu.Dispose();
+    }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Step refused ({Kind}): {Reason}")]
+    private RpcException Refused(WorkerException e)
+    {
+        LogRefused(e.Kind, e.Message);
+        return e.ToRpcException();
+    }
+
+    private void OnFenced(Fenced fenced)
+    {
+        foreach (var id in fenced.SequenceIds)
+        {
+            _stops.TryRemove(id, out _);
+        }
+
+        LogFenced(fenced.By.ToString(), fenced.Superseded.ToString(), fenced.SequenceIds.Count);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "call refused ({Kind}): {Reason}")]
     private partial void LogRefused(WorkerErrorKind kind, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{By} superseded {Superseded}: dropped its {Count} sequences")]
+    private partial void LogFenced(string by, string superseded, int count);
 }

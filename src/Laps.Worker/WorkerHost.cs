@@ -1,5 +1,7 @@
 using System.Net;
+using Laps.Worker.Identity;
 using Laps.Worker.Sim;
+using Laps.Worker.V1;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -43,14 +45,17 @@ public static class WorkerHost
     /// <summary>
     /// A web application serving the worker on <paramref name="host"/>:<paramref name="port"/> (an IP address or
     /// "localhost"; port 0 picks a free one) over HTTP/2 without TLS. <paramref name="configure"/> may add services
-    /// (a fake TimeProvider, logging) before the worker's.
+    /// (a fake TimeProvider, logging) before the worker's. With a <paramref name="token"/> (made with the host's
+    /// services, so that a token file's reads log), every call must carry it.
     /// </summary>
-    public static WebApplication Build(SimWorkerOptions options, string host, int port, Action<WebApplicationBuilder>? configure = null)
+    public static WebApplication Build(
+        SimWorkerOptions options, string host, int port, Action<WebApplicationBuilder>? configure = null, Func<IServiceProvider, WorkerToken>? token = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var builder = GrpcBuilder(host, port);
         configure?.Invoke(builder);
         builder.Services.AddSimWorker(options);
+        builder.Services.AddWorkerAuthentication<SpeculativeWorkerService>(token);
         var app = builder.Build();
         app.MapSpeculativeWorker();
         return app;

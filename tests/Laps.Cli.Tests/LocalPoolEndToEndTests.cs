@@ -29,6 +29,18 @@ public sealed class LocalPoolEndToEndTests : IAsyncLifetime
         => Assert.Equal(0.65, _pool.SchedulerOptions.PriorAcceptance); // ExperimentRunner.PriorAcceptance(Eagle), not the sidecar's 0.6
 
     [Fact]
+    public async Task The_pools_workers_refuse_a_caller_without_the_token_drawn_for_the_run()
+    {
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress("http://" + _pool.WorkerAddresses[0]);
+        var client = new Laps.Worker.V1.SpeculativeWorker.SpeculativeWorkerClient(channel);
+
+        var error = await Assert.ThrowsAsync<Grpc.Core.RpcException>(
+            () => client.DescribeAsync(new Laps.Worker.V1.DescribeRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
+
+        Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, error.StatusCode);
+    }
+
+    [Fact]
     public async Task A_streamed_completion_arrives_as_sse_chunks_through_the_real_workers()
     {
         using var http = new HttpClient { BaseAddress = _pool.Url, Timeout = Bound };

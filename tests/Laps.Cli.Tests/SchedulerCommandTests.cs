@@ -75,6 +75,20 @@ public sealed class SchedulerCommandTests
     }
 
     [Fact]
+    public void WorkerTokenFile_BecomesTheSetting()
+    {
+        using var directory = new TempDirectory();
+        var token = directory.File("token");
+        File.WriteAllText(token, "s3cret\n");
+
+        var (exitCode, _, stderr) = Run("scheduler", "--workers", "w:1", "--worker-token-file", token);
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(string.Empty, stderr);
+        Assert.Equal(token, _invocation!.Settings["Scheduler:WorkerTokenFile"]);
+    }
+
+    [Fact]
     public void KubernetesDiscovery_BecomesDiscoveryAndLeaseSettings()
     {
         var (exitCode, _, stderr) = Run(
@@ -99,6 +113,7 @@ public sealed class SchedulerCommandTests
     [InlineData(new[] { "--discovery", "kubernetes", "--worker-namespace", "ns", "--worker-selector", "a=b", "--workers", "w:1" }, "laps scheduler: --workers: a static worker list cannot be combined")]
     [InlineData(new[] { "--workers", "w:1", "--worker-namespace", "ns", "--leader-elect" }, "laps scheduler: --lease-name: a value is required")]
     [InlineData(new[] { "--workers", "w:1", "--config", "/nonexistent/laps.json" }, "laps scheduler: --config: '/nonexistent/laps.json' does not exist")]
+    [InlineData(new[] { "--workers", "w:1", "--worker-token-file", "/nonexistent/token" }, "laps scheduler: --worker-token-file: '/nonexistent/token' does not exist")]
     public void BadDiscoveryOrConfig_OneLineNamingIt_ExitCode2(string[] args, string expected)
     {
         var (exitCode, _, stderr) = Run(["scheduler", .. args]);

@@ -20,6 +20,7 @@ public sealed class WorkerCommandTests
     [InlineData("--kv-capacity", "-5", "laps worker: --kv-capacity: '-5' is out of range")]
     [InlineData("--worker-id", " ", "laps worker: --worker-id: worker id must not be empty")]
     [InlineData("--workload", "no-such-profile", "laps worker: --workload: workload item 'no-such-profile' is neither")]
+    [InlineData("--token-file", "/nonexistent/worker-token", "laps worker: --token-file: '/nonexistent/worker-token' does not exist")]
     public void A_bad_value_is_one_line_naming_the_option_and_exit_code_2(string option, string value, string expected)
     {
         string[] args = option == "--port" ? ["worker", option, value] : ["worker", "--port", "0", option, value];
@@ -29,6 +30,21 @@ public sealed class WorkerCommandTests
         Assert.Equal(string.Empty, stdout);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith(expected, line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("sim")]
+    [InlineData("vllm")]
+    public void An_empty_token_file_stops_the_worker_naming_it(string engine)
+    {
+        using var directory = new TempDirectory();
+        var token = directory.File("token");
+        File.WriteAllText(token, "\n");
+
+        var (exitCode, _, stderr) = new Cli().Run("worker", "--port", "0", "--engine", engine, "--token-file", token);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal($"laps worker: --token-file: '{token}' is empty: it must hold the worker token", stderr.Trim());
     }
 
     [Fact]
@@ -43,6 +59,51 @@ public sealed class WorkerCommandTests
         Assert.Equal(2, exitCode);
         Assert.StartsWith("laps worker: --workload: ", stderr, StringComparison.Ordinal);
         Assert.Contains("bad.jsonl", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_a_token_file_the_worker_refuses_a_caller_without_the_token_and_serves_one_with_it()
+    {
+        using var directory = new TempDirectory();
+        var token = directory.File("token");
+        File.WriteAllText(token, "cli-secret\n");
+        using var stdout = new StringWriter();
+        var output = TextWriter.Synchronized(stdout);
+        using var stop = new CancellationTokenSource();
+        var parse = new LapsCommand().Parse(["worker", "--port", "0", "--token-file", token, "--time-scale", "100"]);
+        var run = parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = TextWriter.Null, ProcessTerminationTimeout = null }, stop.Token);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        Match address;
+        while (!(address = Regex.Match(Text(), @"http://127\.0\.0\.1:\d+")).Success)
+        {
+            Assert.False(run.IsCompleted, "the worker exited");
+            await Task.Delay(20, timeout.Token);
+        }
+
+        using (var channel = GrpcChannel.ForAddress(address.Value))
+        {
+            var client = new SpeculativeWorker.SpeculativeWorkerClient(channel);
+            var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(
+                () => client.DescribeAsync(new DescribeRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
+            var description = await client.DescribeAsync(
+                new DescribeRequest(), new Grpc.Core.Metadata { { "authorization", "Bearer cli-secret" } }, DateTime.UtcNow.AddSeconds(10));
+
+            Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, refused.StatusCode);
+            Assert.Equal("sim", description.Engine);
+        }
+
+        Assert.Contains($"calls need the worker token in {token}", Text(), StringComparison.Ordinal);
+        await stop.CancelAsync();
+        Assert.Equal(0, await run.WaitAsync(timeout.Token));
+
+        string Text()
+        {
+            lock (output)
+            {
+                return stdout.ToString();
+            }
+        }
     }
 
     [Fact]

@@ -50,9 +50,12 @@ public sealed class EnginePair : IAsyncDisposable
         BlockSize = engine == EngineKind.Vllm ? 4 : 1,
     };
 
-    /// <summary>Starts the emulator (unless <paramref name="startEmulator"/> is false: the engine is still loading) and the worker.</summary>
+    /// <summary>
+    /// Starts the emulator (unless <paramref name="startEmulator"/> is false: the engine is still loading) and the worker,
+    /// which requires <paramref name="token"/> when given.
+    /// </summary>
     public static async Task<EnginePair> StartAsync(EngineKind engine, Func<EmulatorOptions, EmulatorOptions>? tune = null, bool startEmulator = true,
-        Func<EngineWorkerOptions, EngineWorkerOptions>? worker = null)
+        Func<EngineWorkerOptions, EngineWorkerOptions>? worker = null, WorkerToken? token = null)
     {
         var options = (tune ?? (o => o))(DefaultEmulator(engine));
         var pair = new EnginePair(engine, options, EmulatorHost.FreePort());
@@ -71,7 +74,8 @@ public sealed class EnginePair : IAsyncDisposable
             MaxStepsPerCall = 8,
             StepDeadline = TimeSpan.FromSeconds(20),
         };
-        pair.Worker = EngineWorkerHost.Build((worker ?? (w => w))(workerOptions), "127.0.0.1", 0, b => b.Logging.ClearProviders());
+        pair.Worker = EngineWorkerHost.Build(
+            (worker ?? (w => w))(workerOptions), "127.0.0.1", 0, b => b.Logging.ClearProviders(), token is null ? null : _ => token);
         await pair.Worker.StartAsync();
         pair._channel = GrpcChannel.ForAddress(pair.Worker.BoundAddresses()[0]);
         pair.Client = new SpeculativeWorker.SpeculativeWorkerClient(pair._channel);

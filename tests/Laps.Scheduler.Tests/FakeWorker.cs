@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using Google.Protobuf;
 using Grpc.Core;
 using Laps.Scheduler.Serving.Sessions;
 using Laps.Worker.V1;
@@ -28,6 +29,9 @@ public sealed class FakeWorker(string name) : IWorkerSession, IDisposable
     /// <summary>Step calls still to fail with UNAVAILABLE (as a worker that restarted and lost every sequence).</summary>
     public int FailSteps { get; set; }
 
+    /// <summary>Over gRPC: Step calls still to refuse with FAILED_PRECONDITION (as a worker's identity check), keeping what it holds.</summary>
+    public int RefuseSteps { get; set; }
+
     /// <summary>The first call (counting from 0) that <see cref="FailSteps"/> applies to.</summary>
     public int FailFromCall { get; set; }
 
@@ -38,6 +42,12 @@ public sealed class FakeWorker(string name) : IWorkerSession, IDisposable
     public EventLog<StepRequest> Steps { get; } = new();
 
     public EventLog<string> Released { get; } = new();
+
+    /// <summary>Over gRPC: every call as it arrived (before any token check), with its <c>authorization</c> metadata.</summary>
+    public EventLog<(IMessage Request, string? Authorization)> Calls { get; } = new();
+
+    /// <summary>Over gRPC: the <c>authorization</c> values a call must carry one of (UNAUTHENTICATED otherwise); null: none.</summary>
+    public IReadOnlyCollection<string>? AcceptedAuthorizations { get; set; }
 
     /// <summary>The deadline the scheduler gave each Step call.</summary>
     public EventLog<TimeSpan> StepTimeouts { get; } = new();
@@ -216,6 +226,7 @@ public sealed class FakeWorkerService(FakeWorker worker) : SpeculativeWorker.Spe
 {
     public override async Task<WorkerDescription> Describe(DescribeRequest request, ServerCallContext context)
     {
+        Accept(request, context);
         var info = await worker.DescribeAsync(Timeout.InfiniteTimeSpan, context.CancellationToken);
         return new WorkerDescription
         {
@@ -232,6 +243,13 @@ public sealed class FakeWorkerService(FakeWorker worker) : SpeculativeWorker.Spe
 
     public override async Task<StepResponse> Step(StepRequest request, ServerCallContext context)
     {
+        Accept(request, context);
+        if (worker.RefuseSteps > 0)
+        {
+            worker.RefuseSteps--;
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"sequence '{request.Batch[0].SequenceId}' is held for another prompt"));
+        }
+
         var batch = request.Batch.Select(b => new SequenceStep(
             b.SequenceId,
             b.PromptTokenIds.Count > 0 ? [.. b.PromptTokenIds] : null,
@@ -279,7 +297,18 @@ public sealed class FakeWorkerService(FakeWorker worker) : SpeculativeWorker.Spe
 
     public override async Task<ReleaseResponse> Release(ReleaseRequest request, ServerCallContext context)
     {
+        Accept(request, context);
         await worker.ReleaseAsync([.. request.SequenceIds], Timeout.InfiniteTimeSpan, context.CancellationToken);
         return new ReleaseResponse { Released = request.SequenceIds.Count };
+    }
+
+    private void Accept(IMessage request, ServerCallContext context)
+    {
+        var authorization = context.RequestHeaders.GetValue("authorization");
+        worker.Calls.Add((request, authorization));
+        if (worker.AcceptedAuthorizations is { } accepted && (authorization is null || !accepted.Contains(authorization)))
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "the worker token is missing or wrong"));
+        }
     }
 }

@@ -29,6 +29,8 @@ public sealed class OptionsTests
         { "PriorAcceptance", "1.5", "PriorAcceptance: '1.5'" },
         { "Laps:Queues", "0", "Laps:Queues: '0' is out of range" },
         { "Mlfq:Levels", "100", "Mlfq:Levels: '100' is out of range" },
+        { "Name", " ", "Name: ' ' must be a name of 1..253 characters" },
+        { "WorkerTokenFile", "/nonexistent/worker-token", "WorkerTokenFile: '/nonexistent/worker-token' does not exist" },
     };
 
     [Theory]

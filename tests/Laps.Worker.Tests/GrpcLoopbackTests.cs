@@ -147,6 +147,36 @@ public sealed class GrpcLoopbackTests(LoopbackWorker worker) : IClassFixture<Loo
         Assert.Contains("'nobody' is not held by this worker", error.Status.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_step_that_reuses_a_held_id_for_another_prompt_is_failed_precondition_naming_it()
+    {
+        await Client.StepAsync(Request(1, New("same-id", Prompt(8, first: 7000), maxTokens: 100)), Bounded);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => Client.StepAsync(Request(1, New("same-id", Prompt(8, first: 7100))), Bounded).ResponseAsync);
+
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.StartsWith("sequence 'same-id' is held for another prompt", error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_describe_from_a_newer_incarnation_drops_the_older_ones_sequences_and_refuses_it()
+    {
+        var start = DateTimeOffset.UtcNow;
+        var old = SequenceIdentityTests.Wire("loopback-fence", 1, start);
+        var restarted = SequenceIdentityTests.Wire("loopback-fence", 2, start.AddSeconds(1));
+        await Client.StepAsync(new StepRequest { Steps = 1, Batch = { New("old-seq", Prompt(8, first: 7200), maxTokens: 100) }, Scheduler = old }, Bounded);
+
+        await Client.DescribeAsync(new DescribeRequest { Scheduler = restarted }, Bounded);
+        var refused = await Assert.ThrowsAsync<RpcException>(() => Client.StepAsync(
+            new StepRequest { Steps = 1, Batch = { new SequenceInput { SequenceId = "old-seq" } }, Scheduler = old }, Bounded).ResponseAsync);
+        var released = await Client.ReleaseAsync(new ReleaseRequest { SequenceIds = { "old-seq" }, Scheduler = restarted }, Bounded);
+
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Contains("scheduler 'loopback-fence' incarnation 0101", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("is superseded", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(0, released.Released); // dropped when the newer incarnation described the worker
+    }
+
     internal static SequenceInput New(string id, int[] prompt, int maxTokens = 0)
         => new() { SequenceId = id, PromptTokenIds = { prompt }, MaxTokens = maxTokens };
 

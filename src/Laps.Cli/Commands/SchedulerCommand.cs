@@ -4,6 +4,8 @@ using Laps.Scheduler;
 using Laps.Scheduler.Api;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using WorkerToken = Laps.Worker.V1.WorkerToken;
 
 namespace Laps.Cli.Commands;
 
@@ -23,6 +25,7 @@ internal sealed class SchedulerCommand : Command
     private static readonly Dictionary<string, string> OptionNames = new(StringComparer.Ordinal)
     {
         [nameof(SchedulerOptions.Workers)] = "--workers",
+        [nameof(SchedulerOptions.WorkerTokenFile)] = "--worker-token-file",
         ["Discovery:Mode"] = "--discovery",
         ["Discovery:Namespace"] = "--worker-namespace",
         ["Discovery:Selector"] = "--worker-selector",
@@ -37,7 +40,7 @@ internal sealed class SchedulerCommand : Command
     {
         _runner = runner ?? RunAsync;
         Sidecar.AddTo(this);
-        foreach (var option in new Option[] { Workers, Discovery, WorkerNamespace, WorkerSelector, WorkerPortName, LeaderElect, LeaseName, LeaseNamespace })
+        foreach (var option in new Option[] { Workers, WorkerTokenFile, Discovery, WorkerNamespace, WorkerSelector, WorkerPortName, LeaderElect, LeaseName, LeaseNamespace })
         {
             Options.Add(option);
         }
@@ -50,6 +53,12 @@ internal sealed class SchedulerCommand : Command
 
     internal Option<IReadOnlyList<string>> Workers { get; } = OptionValues.ListOption(
         "--workers", "Worker addresses, comma-separated", WorkerAddressValue, () => [], "host:port[,host:port...]");
+
+    internal Option<string?> WorkerTokenFile { get; } = new("--worker-token-file")
+    {
+        Description = "A file holding the pool's worker token, sent with every call to the workers (read again when it changes)",
+        HelpName = "path",
+    };
 
     internal Option<string> Discovery { get; } = OptionValues.ChoiceOption(
         "--discovery", "How workers are found: static (--workers) or kubernetes (EndpointSlices)",
@@ -106,6 +115,7 @@ internal sealed class SchedulerCommand : Command
             settings[SidecarOptions.Key("Discovery:Namespace")] = workerNamespace;
         }
 
+        Put(WorkerTokenFile, nameof(SchedulerOptions.WorkerTokenFile), parseResult.GetValue(WorkerTokenFile));
         Put(Discovery, "Discovery:Mode", parseResult.GetValue(Discovery));
         Put(WorkerSelector, "Discovery:Selector", parseResult.GetValue(WorkerSelector));
         Put(WorkerPortName, "Discovery:PortName", parseResult.GetValue(WorkerPortName));
@@ -122,12 +132,17 @@ internal sealed class SchedulerCommand : Command
         return Sidecar.Bind(parseResult, settings, OptionNames).Invocation;
     }
 
-    /// <summary>The sidecar's web application for these settings (not started).</summary>
-    internal static WebApplication BuildApp(SchedulerInvocation invocation)
+    /// <summary>The sidecar's web application for these settings (not started), sending <paramref name="workerToken"/> if given.</summary>
+    internal static WebApplication BuildApp(SchedulerInvocation invocation, WorkerToken? workerToken = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ApplicationName = "laps" });
         invocation.AddTo(builder.Configuration);
         builder.WebHost.UseUrls(invocation.Url);
+        if (workerToken is not null)
+        {
+            builder.Services.AddSingleton(workerToken);
+        }
+
         builder.AddLapsScheduler();
         var app = builder.Build();
         app.MapLapsScheduler();

@@ -7,6 +7,7 @@ using Laps.Simulation.Experiments;
 using Laps.Simulation.Workloads;
 using Laps.Worker;
 using Laps.Worker.Engines;
+using Laps.Worker.V1;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -23,7 +24,10 @@ namespace Laps.Cli.Commands;
 internal sealed record LocalPoolSettings(
     int Workers, string Workload, double TimeScale, ProposerKind Proposer, int K, int Batch, SchedulerInvocation Scheduler, EngineKind? Engine = null);
 
-/// <summary>A local pool in this process: the workers (gRPC on 127.0.0.1, any free port) and the sidecar.</summary>
+/// <summary>
+/// A local pool in this process: the workers (gRPC on 127.0.0.1, any free port) and the sidecar, which share a worker
+/// token drawn for the run, so that nothing else on the machine can call the workers.
+/// </summary>
 internal sealed class LocalPool : IAsyncDisposable
 {
     private readonly List<(Func<Task> Stop, IAsyncDisposable Host)> _workers = [];
@@ -38,6 +42,7 @@ internal sealed class LocalPool : IAsyncDisposable
     public static async Task<LocalPool> StartAsync(LocalPoolSettings settings, CancellationToken cancellationToken)
     {
         var pool = new LocalPool();
+        var token = WorkerToken.Of(WorkerToken.Generate());
         try
         {
             var addresses = new List<string>();
@@ -60,6 +65,7 @@ internal sealed class LocalPool : IAsyncDisposable
                         new EmulatorOptions { Engine = engine, Model = model, MaxRunning = settings.Batch > 0 ? settings.Batch : EmulatorOptions.DefaultMaxRunning },
                         model.WorkerId,
                         configure: b => b.Logging.SetMinimumLevel(LogLevel.Warning),
+                        token: _ => token,
                         cancellationToken: cancellationToken).ConfigureAwait(false);
                     pool._workers.Add((() => emulated.Worker.StopAsync(), emulated));
                     engines.Add(emulated.EngineAddress);
@@ -67,7 +73,7 @@ internal sealed class LocalPool : IAsyncDisposable
                 }
                 else
                 {
-                    var worker = WorkerHost.Build(model, "127.0.0.1", 0, b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+                    var worker = WorkerHost.Build(model, "127.0.0.1", 0, b => b.Logging.SetMinimumLevel(LogLevel.Warning), _ => token);
                     pool._workers.Add((() => worker.StopAsync(), worker));
                     await worker.StartAsync(cancellationToken).ConfigureAwait(false);
                     bound = worker.BoundAddresses()[0];
@@ -82,7 +88,7 @@ internal sealed class LocalPool : IAsyncDisposable
                 scheduler[SidecarOptions.Key(string.Create(CultureInfo.InvariantCulture, $"{nameof(SchedulerOptions.Workers)}:{i}"))] = addresses[i];
             }
 
-            pool._scheduler = SchedulerCommand.BuildApp(settings.Scheduler with { Settings = scheduler });
+            pool._scheduler = SchedulerCommand.BuildApp(settings.Scheduler with { Settings = scheduler }, token);
             await pool._scheduler.StartAsync(cancellationToken).ConfigureAwait(false);
             pool.Url = new Uri(pool._scheduler.Urls.First());
             pool.WorkerAddresses = addresses;

@@ -5,7 +5,9 @@ using Laps.Scheduling.Estimation;
 using Laps.Simulation.Workloads;
 using Laps.Worker;
 using Laps.Worker.Engines;
+using Laps.Worker.V1;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -14,7 +16,8 @@ namespace Laps.Cli.Commands;
 /// <summary>
 /// <c>laps worker</c>: one worker serving the SpeculativeWorker gRPC protocol over HTTP/2 without TLS (h2c) until
 /// Ctrl+C or SIGTERM, which drain in-flight calls: the sim engine, or an adapter in front of a vLLM or SGLang server
-/// (<c>--engine vllm|sglang --engine-url URL</c>). Options are validated before anything listens.
+/// (<c>--engine vllm|sglang --engine-url URL</c>). With <c>--token-file</c> every call must carry the pool's worker token.
+/// Options are validated before anything listens.
 /// </summary>
 internal sealed class WorkerCommand : Command
 {
@@ -39,7 +42,7 @@ internal sealed class WorkerCommand : Command
     public WorkerCommand()
         : base(CommandName, "Serve one sim worker (SpeculativeWorker gRPC, h2c): an SSM/LLM pair emulated in real time with the step-time model.")
     {
-        Option[] options = [Port, Host, Engine, EngineUrl, Workload, TimeScale, Proposer, K, MaxBatch, MaxSteps, KvCapacity, WorkerId];
+        Option[] options = [Port, Host, TokenFile, Engine, EngineUrl, Workload, TimeScale, Proposer, K, MaxBatch, MaxSteps, KvCapacity, WorkerId];
         foreach (var option in options)
         {
             Options.Add(option);
@@ -53,6 +56,12 @@ internal sealed class WorkerCommand : Command
 
     internal Option<string> Host { get; } = OptionValues.Scalar(
         "--host", "Address to listen on: an IP address or 'localhost' (0.0.0.0 in containers)", (_, t) => t, () => DefaultHost);
+
+    internal Option<string?> TokenFile { get; } = new("--token-file")
+    {
+        Description = "A file holding the pool's worker token: every call must carry it (gRPC metadata 'authorization: Bearer <token>'); read again when it changes. Without it the worker accepts any caller",
+        HelpName = "path",
+    };
 
     internal static readonly IReadOnlyDictionary<string, EngineKind?> Engines = new Dictionary<string, EngineKind?>(StringComparer.OrdinalIgnoreCase)
     {
@@ -111,6 +120,19 @@ internal sealed class WorkerCommand : Command
             throw new UsageException("--host: " + e.Message, e);
         }
 
+        var tokenFile = parseResult.GetValue(TokenFile);
+        if (tokenFile is not null)
+        {
+            try
+            {
+                WorkerToken.FromFile(tokenFile); // a missing, empty or malformed file stops the worker before it listens
+            }
+            catch (WorkerTokenException e)
+            {
+                throw new UsageException("--token-file: " + e.Message, e);
+            }
+        }
+
         var options = new SimWorkerOptions
         {
             WorkerId = parseResult.GetValue(WorkerId) ?? Environment.MachineName,
@@ -135,7 +157,7 @@ internal sealed class WorkerCommand : Command
         if (engine is null)
         {
             return parseResult.GetValue(EngineUrl) is null
-                ? new WorkerInvocation(options, host, port)
+                ? new WorkerInvocation(options, host, port) { TokenFile = tokenFile }
                 : throw new UsageException("--engine-url: the sim engine has no URL; give --engine vllm or --engine sglang");
         }
 
@@ -156,19 +178,22 @@ internal sealed class WorkerCommand : Command
             MaxStepsPerCall = options.MaxStepsPerCall,
             KvCapacityTokens = options.KvCapacityTokens,
         };
-        return new WorkerInvocation(options, host, port) { Engine = adapter };
+        return new WorkerInvocation(options, host, port) { Engine = adapter, TokenFile = tokenFile };
     }
 
     internal async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         var stdout = parseResult.InvocationConfiguration.Output;
         var invocation = Bind(parseResult);
+        Func<IServiceProvider, WorkerToken>? token = invocation.TokenFile is { } tokenFile
+            ? services => WorkerToken.FromFile(tokenFile, services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<WorkerToken>>())
+            : null;
         WebApplication app;
         try
         {
             app = invocation.Engine is { } adapter
-                ? EngineWorkerHost.Build(adapter, invocation.Host, invocation.Port, ConfigureLogging)
-                : WorkerHost.Build(invocation.Options, invocation.Host, invocation.Port, ConfigureLogging);
+                ? EngineWorkerHost.Build(adapter, invocation.Host, invocation.Port, ConfigureLogging, token)
+                : WorkerHost.Build(invocation.Options, invocation.Host, invocation.Port, ConfigureLogging, token);
         }
         catch (WorkloadFormatException e)
         {
@@ -183,11 +208,12 @@ internal sealed class WorkerCommand : Command
             }
 
             var o = invocation.Options;
+            var callers = invocation.TokenFile is { } file ? $"; calls need the worker token in {file}" : "; any caller is accepted";
             await stdout.WriteLineAsync(invocation.Engine is { } adapterOptions
                 ? string.Create(CultureInfo.InvariantCulture,
-                    $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} ({adapterOptions.EngineName} at {adapterOptions.EngineUrl}, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}; not ready until the engine answers)")
+                    $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} ({adapterOptions.EngineName} at {adapterOptions.EngineUrl}, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}; not ready until the engine answers{callers})")
                 : string.Create(CultureInfo.InvariantCulture,
-                    $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} (sim, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}, KV {o.KvCapacityTokens} tokens, workload {o.Workload}, time scale {o.TimeScale})")).ConfigureAwait(false);
+                    $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} (sim, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}, KV {o.KvCapacityTokens} tokens, workload {o.Workload}, time scale {o.TimeScale}{callers})")).ConfigureAwait(false);
             await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
 
             // Returns on Ctrl+C/SIGTERM (the host's lifetime or the command line's token) after draining in-flight calls.
@@ -212,4 +238,7 @@ internal sealed class WorkerCommand : Command
 internal sealed record WorkerInvocation(SimWorkerOptions Options, string Host, int Port)
 {
     public EngineWorkerOptions? Engine { get; init; }
+
+    /// <summary>The worker token's file (checked); null: calls need no token.</summary>
+    public string? TokenFile { get; init; }
 }

@@ -369,7 +369,8 @@ internal sealed partial class Dispatcher
                     prefill ? [.. request.GeneratedTokenIds] : null,
                     request.MaxTokens,
                     request.Seed,
-                    request.Sampling));
+                    request.Sampling,
+                    request.PromptHash));
                 requests.Add(request);
             }
 

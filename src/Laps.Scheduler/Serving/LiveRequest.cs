@@ -21,6 +21,7 @@ public sealed class LiveRequest
         Id = id;
         SequenceId = NewSequenceId();
         PromptTokenIds = promptTokenIds;
+        PromptHash = Laps.Worker.V1.PromptHash.Of(promptTokenIds);
         MaxTokens = maxTokens;
         Seed = seed;
         Aborted = aborted;
@@ -37,6 +38,10 @@ public sealed class LiveRequest
     public string SequenceId { get; }
 
     public IReadOnlyList<int> PromptTokenIds { get; }
+
+    /// <summary>The prompt's hash as the worker protocol computes it: every step sends it, so a worker never continues another prompt under this id.</summary>
+    public ulong PromptHash { get; }
+
     public int MaxTokens { get; }
     public ulong Seed { get; }
 

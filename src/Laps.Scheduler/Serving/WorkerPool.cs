@@ -34,6 +34,7 @@ public sealed partial class WorkerPool
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<WorkerPool> _logger;
     private readonly ITokenizer _tokenizer;
+    private readonly ProcessIncarnation _incarnation;
     private readonly Lock _membership = new();
     private readonly List<WorkerLoop> _all = [];
 
@@ -51,9 +52,11 @@ public sealed partial class WorkerPool
         SchedulerMetrics metrics,
         SchedulerClock clock,
         ITokenizer tokenizer,
+        ProcessIncarnation incarnation,
         ILoggerFactory loggers)
     {
         _options = options.Value;
+        _incarnation = incarnation;
         _clock = clock;
         _sessions = sessions;
         _metrics = metrics;
@@ -79,6 +82,7 @@ public sealed partial class WorkerPool
     /// </summary>
     public async Task RunAsync(IWorkerDiscovery discovery, CancellationToken stoppingToken)
     {
+        LogIncarnation(_incarnation.Scheduler, _incarnation.Id);
         lock (_membership)
         {
             _stopping = stoppingToken;
@@ -288,6 +292,9 @@ public sealed partial class WorkerPool
 
     /// <summary>Completes when no admitted request is left after <see cref="StopAccepting"/>.</summary>
     public Task Drained => _dispatcher.Drained;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "scheduler '{Scheduler}' incarnation {Incarnation} steps the workers: they drop what earlier processes of this name left")]
+    private partial void LogIncarnation(string scheduler, string incarnation);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "worker {Worker} joined the pool")]
     private partial void LogWorkerJoined(string worker);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Laps.Worker.Identity;
 using Laps.Worker.Sampling;
 using Laps.Worker.Sim;
 using Laps.Worker.V1;
@@ -22,6 +23,8 @@ namespace Laps.Worker.Engines;
 /// UNAVAILABLE after a probe confirms it, and every held sequence is dropped, so the scheduler resumes them elsewhere
 /// from what it knows; a stream that drops while the engine still answers its health check, an error event, a
 /// malformed event or a 4xx/5xx fail only that sequence (<c>SequenceOutput.error</c>), and the worker keeps serving.
+/// Identity: as the sim engine (<see cref="SimEngine.CheckHeld"/>, <see cref="IncarnationFence"/>), a sequence belongs to
+/// the incarnation that created it and keeps its prompt; a newer incarnation of a scheduler drops the older one's.
 /// Thread-safe: Steps are serialized; Release, Describe and the stream readers run beside them under one lock.
 /// </remarks>
 public sealed partial class EngineWorker : IDisposable
@@ -35,6 +38,7 @@ public sealed partial class EngineWorker : IDisposable
     private readonly SemaphoreSlim _gpu = new(1, 1);
     private readonly string _instance = Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
     private readonly CancellationTokenSource _disposed = new();
+    private readonly IncarnationFence _fence;
     private long _nextRequest;
     private TaskCompletionSource _changed = NewSignal();
     private EngineStatus _status = EngineStatus.NotProbed;
@@ -50,6 +54,7 @@ public sealed partial class EngineWorker : IDisposable
         _options = options;
         _time = time;
         _logger = logger;
+        _fence = new IncarnationFence(time);
     }
 
     public EngineWorkerOptions Options => _options;
@@ -110,6 +115,20 @@ public sealed partial class EngineWorker : IDisposable
         return status;
     }
 
+    /// <summary>
+    /// A call from <paramref name="caller"/> that touches no sequence (Describe): a newer incarnation fences the older
+    /// one's sequences. Throws <see cref="WorkerException"/> (FAILED_PRECONDITION) for a superseded incarnation.
+    /// </summary>
+    public void Admit(Incarnation caller)
+    {
+        lock (_lock)
+        {
+            Fence(caller);
+        }
+
+        Pulse();
+    }
+
     /// <summary>The description of this worker with a ready engine.</summary>
     public WorkerDescription Describe(EngineStatus status)
     {
@@ -146,7 +165,10 @@ public sealed partial class EngineWorker : IDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         var inputs = request.Batch;
-        var shapes = inputs.Select(s => new SequenceRequest(s.SequenceId, [.. s.PromptTokenIds], [.. s.GeneratedTokenIds], s.MaxTokens)).ToArray();
+        var caller = Incarnation.From(request.Scheduler);
+        var shapes = inputs
+            .Select(s => new SequenceRequest(s.SequenceId, [.. s.PromptTokenIds], [.. s.GeneratedTokenIds], s.MaxTokens, PromptHash: s.HasPromptHash ? s.PromptHash : null))
+            .ToArray();
         SimEngine.ValidateShape(shapes, request.Steps, _options.MaxStepsPerCall, _options.MaxBatch);
         foreach (var input in inputs)
         {
@@ -167,7 +189,7 @@ public sealed partial class EngineWorker : IDisposable
             }
 
             var started = _time.GetTimestamp();
-            var members = Admit(inputs, status.Model ?? string.Empty);
+            var members = Admit(inputs, shapes, caller, status.Model ?? string.Empty);
             try
             {
                 await WaitForStepsAsync(members, request.Steps, cancellationToken).ConfigureAwait(false);
@@ -213,11 +235,29 @@ public sealed partial class EngineWorker : IDisposable
         }
     }
 
-    /// <summary>Drops sequences (aborting their engine requests); returns how many were held.</summary>
-    public int Release(IEnumerable<string> sequenceIds)
+    /// <summary>
+    /// Drops sequences of <paramref name="caller"/> (aborting their engine requests); returns how many were held. Throws
+    /// <see cref="WorkerException"/> (FAILED_PRECONDITION, before any sequence changes) when one is held for another
+    /// caller, or the caller is superseded.
+    /// </summary>
+    public int Release(IEnumerable<string> sequenceIds, Incarnation caller)
     {
         ArgumentNullException.ThrowIfNull(sequenceIds);
-        return Drop(sequenceIds);
+        ArgumentNullException.ThrowIfNull(caller);
+        var ids = sequenceIds.ToList();
+        lock (_lock)
+        {
+            Fence(caller);
+            foreach (var id in ids)
+            {
+                if (_held.TryGetValue(id, out var sequence) && !sequence.Owner.IsSameAs(caller))
+                {
+                    throw new WorkerException(WorkerErrorKind.FailedPrecondition, SimEngine.NotYours(id, caller));
+                }
+            }
+        }
+
+        return Drop(ids);
     }
 
     public async Task<TokenizeResponse> TokenizeAsync(TokenizeRequest request, CancellationToken cancellationToken)
@@ -255,10 +295,12 @@ public sealed partial class EngineWorker : IDisposable
         return status.Ready ? status : throw new EngineException(EngineFailureKind.Unavailable, $"the {_options.EngineName} engine is not ready: {status.Detail}");
     }
 
-    private Seq[] Admit(Google.Protobuf.Collections.RepeatedField<SequenceInput> inputs, string model)
+    private Seq[] Admit(Google.Protobuf.Collections.RepeatedField<SequenceInput> inputs, SequenceRequest[] shapes, Incarnation caller, string model)
     {
         lock (_lock)
         {
+            Fence(caller);
+
             // 1. Resolve (nothing changes until every sequence is known).
             var members = new Seq[inputs.Count];
             for (var i = 0; i < inputs.Count; i++)
@@ -267,6 +309,7 @@ public sealed partial class EngineWorker : IDisposable
                 var maxTokens = input.MaxTokens == 0 ? _options.DefaultMaxTokens : input.MaxTokens;
                 if (_held.TryGetValue(input.SequenceId, out var held))
                 {
+                    SimEngine.CheckHeld(shapes[i], held.Owner, held.PromptHash, caller);
                     held.MaxTokens = maxTokens;
                     members[i] = held;
                 }
@@ -277,7 +320,7 @@ public sealed partial class EngineWorker : IDisposable
                 }
                 else
                 {
-                    members[i] = new Seq(input.SequenceId, [.. input.PromptTokenIds], [.. input.GeneratedTokenIds], maxTokens, input.Sampling);
+                    members[i] = new Seq(input.SequenceId, caller, [.. input.PromptTokenIds], [.. input.GeneratedTokenIds], maxTokens, input.Sampling);
                 }
             }
 
@@ -574,6 +617,23 @@ public sealed partial class EngineWorker : IDisposable
     }
 
     // Under the lock.
+    private void Fence(Incarnation caller)
+    {
+        if (_fence.Admit(caller) is not { } superseded)
+        {
+            return;
+        }
+
+        var dropped = _held.Values.Where(s => s.Owner.IsSameAs(superseded)).ToList();
+        foreach (var sequence in dropped)
+        {
+            Forget(sequence);
+        }
+
+        LogFenced(caller.ToString(), superseded.ToString(), dropped.Count);
+    }
+
+    // Under the lock.
     private void Forget(Seq sequence)
     {
         sequence.Dropped = true;
@@ -601,6 +661,9 @@ public sealed partial class EngineWorker : IDisposable
     }
 
     private void Pulse() => Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{By} superseded {Superseded}: dropped its {Count} sequences")]
+    private partial void LogFenced(string by, string superseded, int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "engine {Engine} at {Url}: ready = {Ready} ({Detail})")]
     private partial void LogReadiness(string engine, Uri url, bool ready, string detail);
@@ -632,11 +695,16 @@ public sealed partial class EngineWorker : IDisposable
     }
 
     /// <summary>A held sequence: what the scheduler knows (prompt, reported tokens) and what is pending since the last Step.</summary>
-    private sealed class Seq(string id, int[] prompt, List<int> generated, int maxTokens, SamplingParams? sampling)
+    private sealed class Seq(string id, Incarnation owner, int[] prompt, List<int> generated, int maxTokens, SamplingParams? sampling)
     {
         public string Id { get; } = id;
 
+        /// <summary>The scheduler incarnation that created it: the only caller that may step or release it.</summary>
+        public Incarnation Owner { get; } = owner;
+
         public int[] Prompt { get; } = prompt;
+
+        public ulong PromptHash { get; } = V1.PromptHash.Of(prompt);
 
         public List<int> Generated { get; } = generated;
 

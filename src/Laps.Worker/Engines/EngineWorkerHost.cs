@@ -1,5 +1,7 @@
 using Laps.Worker.Engines.Sglang;
 using Laps.Worker.Engines.Vllm;
+using Laps.Worker.Identity;
+using Laps.Worker.V1;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -35,13 +37,18 @@ public static class EngineWorkerHost
         return services;
     }
 
-    /// <summary>A web application serving the adapter on host:port over HTTP/2 without TLS (port 0: any free one).</summary>
-    public static WebApplication Build(EngineWorkerOptions options, string host, int port, Action<WebApplicationBuilder>? configure = null)
+    /// <summary>
+    /// A web application serving the adapter on host:port over HTTP/2 without TLS (port 0: any free one). With a
+    /// <paramref name="token"/> (made with the host's services), every call must carry it.
+    /// </summary>
+    public static WebApplication Build(
+        EngineWorkerOptions options, string host, int port, Action<WebApplicationBuilder>? configure = null, Func<IServiceProvider, WorkerToken>? token = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var builder = WorkerHost.GrpcBuilder(host, port);
         configure?.Invoke(builder);
         builder.Services.AddEngineWorker(options);
+        builder.Services.AddWorkerAuthentication<EngineWorkerService>(token);
         var app = builder.Build();
         app.MapGrpcService<EngineWorkerService>();
         return app;

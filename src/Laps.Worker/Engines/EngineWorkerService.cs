@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Laps.Worker.Identity;
 using Laps.Worker.Sim;
 using Laps.Worker.V1;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,17 @@ public sealed partial class EngineWorkerService(EngineWorker worker, ILogger<Eng
 {
     public override async Task<WorkerDescription> Describe(DescribeRequest request, ServerCallContext context)
     {
+        ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        try
+        {
+            worker.Admit(Incarnation.From(request.Scheduler));
+        }
+        catch (WorkerException e)
+        {
+            throw Refused(e);
+        }
+
         var status = await worker.ProbeAsync(context.CancellationToken).ConfigureAwait(false);
         if (!status.Ready)
         {
@@ -33,8 +44,7 @@ public sealed partial class EngineWorkerService(EngineWorker worker, ILogger<Eng
         }
         catch (WorkerException e)
         {
-            LogRefused(e.Kind, e.Message);
-            throw new RpcException(new Status(e.Kind == WorkerErrorKind.ResourceExhausted ? StatusCode.ResourceExhausted : StatusCode.InvalidArgument, e.Message));
+            throw Refused(e);
         }
         catch (EngineException e)
         {
@@ -51,7 +61,14 @@ public sealed partial class EngineWorkerService(EngineWorker worker, ILogger<Eng
     public override Task<ReleaseResponse> Release(ReleaseRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return Task.FromResult(new ReleaseResponse { Released = worker.Release(request.SequenceIds) });
+        try
+        {
+            return Task.FromResult(new ReleaseResponse { Released = worker.Release(request.SequenceIds, Incarnation.From(request.Scheduler)) });
+        }
+        catch (WorkerException e)
+        {
+            throw Refused(e);
+        }
     }
 
     public override async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
@@ -91,7 +108,13 @@ public sealed partial class EngineWorkerService(EngineWorker worker, ILogger<Eng
         _ => StatusCode.Internal,
     };
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Step refused ({Kind}): {Reason}")]
+    private RpcException Refused(WorkerException e)
+    {
+        LogRefused(e.Kind, e.Message);
+        return e.ToRpcException();
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "call refused ({Kind}): {Reason}")]
     private partial void LogRefused(WorkerErrorKind kind, string reason);
 }
 

@@ -1,6 +1,8 @@
 using System.Globalization;
 using Laps.Scheduling.Kv;
 using Laps.Simulation.Workloads;
+using Laps.Worker.Identity;
+using Laps.Worker.V1;
 
 namespace Laps.Worker.Sim;
 
@@ -18,6 +20,10 @@ namespace Laps.Worker.Sim;
 /// <para>KV accounting: a sequence holds prompt + generated tokens. A Step reserves, for each batch sequence, its
 /// tokens plus the most it can grow in the call (steps·(k+1), capped by max_tokens and the trace's end); when held
 /// sequences outside the batch do not leave room, the least recently stepped are evicted first.</para>
+/// <para>Identity: a sequence belongs to the incarnation that created it (<see cref="Incarnation"/>): a Step or Release
+/// from another caller that names it is refused, and so is a Step that names a held sequence with another prompt. A
+/// call from a newer incarnation of a scheduler drops the sequences of the one it supersedes
+/// (<see cref="IncarnationFence"/>, reported by <see cref="SequencesFenced"/>).</para>
 /// <para>Thread-safe: every public member takes one lock, so Release may run while a Step's caller waits out the
 /// step time. Callers serialize Steps themselves (one GPU).</para>
 /// </remarks>
@@ -28,8 +34,9 @@ public sealed class SimEngine
     private readonly KvCache<HeldSequence> _kv;
     private readonly SimWorkerOptions _options;
     private readonly AcceptanceSource _acceptance;
+    private readonly IncarnationFence _fence;
 
-    public SimEngine(SimWorkerOptions options, AcceptanceSource acceptance)
+    public SimEngine(SimWorkerOptions options, AcceptanceSource acceptance, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(acceptance);
@@ -42,7 +49,14 @@ public sealed class SimEngine
         _options = options;
         _acceptance = acceptance;
         _kv = new KvCache<HeldSequence>(options.KvCapacityTokens);
+        _fence = new IncarnationFence(time ?? TimeProvider.System);
     }
+
+    /// <summary>
+    /// Raised when a call from a newer incarnation dropped the sequences of an older one, under the engine's lock:
+    /// handlers must be brief and must not call the engine.
+    /// </summary>
+    public event Action<Fenced>? SequencesFenced;
 
     public SimWorkerOptions Options => _options;
 
@@ -77,17 +91,34 @@ public sealed class SimEngine
     }
 
     /// <summary>
-    /// Runs up to <paramref name="steps"/> SD steps on <paramref name="batch"/>. Throws <see cref="WorkerException"/>
-    /// (before any state changes) for a request the protocol rejects.
+    /// A call from <paramref name="caller"/> that touches no sequence (Describe): a newer incarnation fences the older
+    /// one's sequences. Throws <see cref="WorkerException"/> (FAILED_PRECONDITION) for a superseded incarnation.
     /// </summary>
-    public StepOutcome Step(IReadOnlyList<SequenceRequest> batch, int steps)
+    public void Admit(Incarnation caller)
+    {
+        lock (_lock)
+        {
+            Fence(caller);
+        }
+    }
+
+    /// <summary>
+    /// Runs up to <paramref name="steps"/> SD steps on <paramref name="batch"/> for <paramref name="caller"/> (default:
+    /// an anonymous one). Throws <see cref="WorkerException"/> (before any of its sequences changes) for a request the
+    /// protocol rejects; a newer incarnation has fenced the older one's sequences even then.
+    /// </summary>
+    public StepOutcome Step(IReadOnlyList<SequenceRequest> batch, int steps, Incarnation? caller = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ValidateShape(batch, steps, _options.MaxStepsPerCall, _options.MaxBatch);
+        caller ??= Incarnation.Anonymous;
         var k = _options.K;
         lock (_lock)
         {
-            // 1. Resolve each sequence: held, or new (needs its prompt). Nothing changes until all are resolved.
+            Fence(caller);
+
+            // 1. Resolve each sequence: held (by this caller, with this prompt), or new (needs its prompt). Nothing
+            // changes until all are resolved.
             var members = new Member[batch.Count];
             long reserve = 0, growth = 0;
             for (var i = 0; i < batch.Count; i++)
@@ -96,6 +127,7 @@ public sealed class SimEngine
                 var maxTokens = input.MaxTokens == 0 ? _options.DefaultMaxTokens : input.MaxTokens;
                 if (_held.TryGetValue(input.SequenceId, out var held))
                 {
+                    CheckHeld(input, held.Owner, held.PromptHash, caller);
                     members[i] = new Member(held, maxTokens, Prefill: false);
                 }
                 else
@@ -107,7 +139,7 @@ public sealed class SimEngine
                     }
 
                     var script = _acceptance.ScriptFor(input.PromptTokenIds, input.Seed);
-                    members[i] = new Member(new HeldSequence(input.SequenceId, input.PromptTokenIds, input.GeneratedTokenIds, script), maxTokens, Prefill: true)
+                    members[i] = new Member(new HeldSequence(input.SequenceId, input.PromptTokenIds, input.GeneratedTokenIds, script, caller), maxTokens, Prefill: true)
                     {
                         CachedTokens = Math.Clamp(input.CachedTokens, 0, input.PromptTokenIds.Length + input.GeneratedTokenIds.Length),
                     };
@@ -221,24 +253,101 @@ public sealed class SimEngine
         }
     }
 
-    /// <summary>Drops these sequences' state; unknown ids are ignored. Returns how many were held.</summary>
-    public int Release(IEnumerable<string> sequenceIds)
+    /// <summary>
+    /// Drops these sequences' state for <paramref name="caller"/> (default: an anonymous one); unknown ids are ignored.
+    /// Returns how many were held. Throws <see cref="WorkerException"/> (FAILED_PRECONDITION, before any sequence
+    /// changes) when one is held for another caller, or the caller is superseded.
+    /// </summary>
+    public int Release(IEnumerable<string> sequenceIds, Incarnation? caller = null)
     {
         ArgumentNullException.ThrowIfNull(sequenceIds);
+        caller ??= Incarnation.Anonymous;
         lock (_lock)
         {
-            var released = 0;
+            Fence(caller);
+            var held = new HashSet<HeldSequence>();
             foreach (var id in sequenceIds)
             {
                 if (_held.TryGetValue(id, out var sequence))
                 {
-                    Remove(sequence);
-                    released++;
+                    if (!sequence.Owner.IsSameAs(caller))
+                    {
+                        throw new WorkerException(WorkerErrorKind.FailedPrecondition, NotYours(id, caller));
+                    }
+
+                    held.Add(sequence);
                 }
             }
 
-            return released;
+            foreach (var sequence in held)
+            {
+                Remove(sequence);
+            }
+
+            return held.Count;
         }
+    }
+
+    /// <summary>
+    /// Drops those of these sequences that <paramref name="caller"/> holds, without a word (a cancelled Step, a stop
+    /// string): unlike <see cref="Release"/> it never refuses.
+    /// </summary>
+    public void Drop(IEnumerable<string> sequenceIds, Incarnation caller)
+    {
+        ArgumentNullException.ThrowIfNull(sequenceIds);
+        ArgumentNullException.ThrowIfNull(caller);
+        lock (_lock)
+        {
+            foreach (var id in sequenceIds)
+            {
+                if (_held.TryGetValue(id, out var sequence) && sequence.Owner.IsSameAs(caller))
+                {
+                    Remove(sequence);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The identity checks of a Step naming a sequence the worker holds, shared by every engine: it must be the
+    /// caller's, and the prompt the Step claims (if any) must be the one it holds. Throws <see cref="WorkerException"/>
+    /// (FAILED_PRECONDITION) naming the sequence.
+    /// </summary>
+    public static void CheckHeld(SequenceRequest input, Incarnation owner, ulong promptHash, Incarnation caller)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(owner);
+        ArgumentNullException.ThrowIfNull(caller);
+        if (!owner.IsSameAs(caller))
+        {
+            throw new WorkerException(WorkerErrorKind.FailedPrecondition, NotYours(input.SequenceId, caller));
+        }
+
+        if (input.ClaimedPromptHash is { } claimed && claimed != promptHash)
+        {
+            throw new WorkerException(WorkerErrorKind.FailedPrecondition,
+                $"sequence '{input.SequenceId}' is held for another prompt (prompt_hash {PromptHash.Format(promptHash)}; this Step's is {PromptHash.Format(claimed)}): a sequence id names one prompt for its whole life; send a new id for a new prompt");
+        }
+    }
+
+    internal static string NotYours(string sequenceId, Incarnation caller)
+        => $"sequence '{sequenceId}' is held for another caller, not for {caller}: a sequence can be stepped and released only by the scheduler incarnation that created it";
+
+    // Under the lock: the handlers of SequencesFenced run under it too.
+    private void Fence(Incarnation caller)
+    {
+        if (_fence.Admit(caller) is not { } superseded)
+        {
+            return;
+        }
+
+        var dropped = _held.Values.Where(s => s.Owner.IsSameAs(superseded)).ToList();
+        foreach (var sequence in dropped)
+        {
+            Remove(sequence);
+        }
+
+        SequencesFenced?.Invoke(new Fenced(superseded, caller, dropped.ConvertAll(s => s.Id)));
     }
 
     /// <summary>
@@ -287,6 +396,11 @@ public sealed class SimEngine
 
             CheckTokenIds(input.SequenceId, "prompt_token_ids", input.PromptTokenIds);
             CheckTokenIds(input.SequenceId, "generated_token_ids", input.GeneratedTokenIds);
+            if (input.PromptHash is { } sent && input.PromptTokenIds.Length > 0 && PromptHash.Of(input.PromptTokenIds) is var actual && actual != sent)
+            {
+                throw new WorkerException(WorkerErrorKind.InvalidArgument,
+                    $"sequence '{input.SequenceId}': prompt_hash {PromptHash.Format(sent)} is not the hash of its prompt_token_ids ({PromptHash.Format(actual)})");
+            }
         }
     }
 
@@ -345,12 +459,16 @@ public sealed class SimEngine
         _kv.Evict(sequence.Kv!);
     }
 
-    /// <summary>A sequence's state: its prefix and its place in the replay (position = tokens generated).</summary>
-    private sealed class HeldSequence(string id, int[] prompt, int[] generated, SequenceScript script)
+    /// <summary>A sequence's state: its owner, its prefix and its place in the replay (position = tokens generated).</summary>
+    private sealed class HeldSequence(string id, int[] prompt, int[] generated, SequenceScript script, Incarnation owner)
     {
         public string Id { get; } = id;
 
+        public Incarnation Owner { get; } = owner;
+
         public int[] Prompt { get; } = prompt;
+
+        public ulong PromptHash { get; } = V1.PromptHash.Of(prompt);
 
         public List<int> Generated { get; } = [.. generated];
 

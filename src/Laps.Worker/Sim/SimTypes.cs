@@ -1,3 +1,5 @@
+using Grpc.Core;
+
 namespace Laps.Worker.Sim;
 
 /// <summary>One sequence of a step request, as the engine takes it (the protocol's SequenceInput).</summary>
@@ -7,8 +9,13 @@ namespace Laps.Worker.Sim;
 /// <param name="MaxTokens">Total generated tokens at which the sequence finishes with LENGTH; 0 for the worker default.</param>
 /// <param name="Seed">Seeds synthetic acceptance when no trace entry matches the prompt.</param>
 /// <param name="CachedTokens">Prefix tokens a prefix cache serves when the sequence is (re)prefilled: they cost no prefill time.</param>
-public sealed record SequenceRequest(string SequenceId, int[] PromptTokenIds, int[] GeneratedTokenIds, int MaxTokens = 0, ulong Seed = 0, int CachedTokens = 0)
+/// <param name="PromptHash">The scheduler's <see cref="V1.PromptHash"/> of the prompt (null: not sent): a held sequence must have that prompt.</param>
+public sealed record SequenceRequest(
+    string SequenceId, int[] PromptTokenIds, int[] GeneratedTokenIds, int MaxTokens = 0, ulong Seed = 0, int CachedTokens = 0, ulong? PromptHash = null)
 {
+    /// <summary>The prompt this request says the sequence has: its hash as sent, else the hash of its prompt ids; null when it says nothing.</summary>
+    public ulong? ClaimedPromptHash => PromptHash ?? (PromptTokenIds.Length > 0 ? V1.PromptHash.Of(PromptTokenIds) : null);
+
     public static SequenceRequest New(string sequenceId, int[] promptTokenIds, int maxTokens = 0, ulong seed = 0)
         => new(sequenceId, promptTokenIds, [], maxTokens, seed);
 
@@ -61,11 +68,27 @@ public enum WorkerErrorKind
 
     /// <summary>The request exceeds what the worker can hold (gRPC RESOURCE_EXHAUSTED).</summary>
     ResourceExhausted,
+
+    /// <summary>
+    /// The request does not fit the worker's state (gRPC FAILED_PRECONDITION): it names a sequence held for another
+    /// prompt or another caller, or it comes from a superseded scheduler incarnation.
+    /// </summary>
+    FailedPrecondition,
 }
 
 /// <summary>A Step the engine refuses, before it changes any state; the message names the value at fault.</summary>
 public sealed class WorkerException : Exception
 {
+    /// <summary>The refusal as the gRPC status a worker answers with.</summary>
+    public RpcException ToRpcException() => new(new Status(
+        Kind switch
+        {
+            WorkerErrorKind.ResourceExhausted => StatusCode.ResourceExhausted,
+            WorkerErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
+            _ => StatusCode.InvalidArgument,
+        },
+        Message));
+
     public WorkerException(WorkerErrorKind kind, string message)
         : base(message)
     {

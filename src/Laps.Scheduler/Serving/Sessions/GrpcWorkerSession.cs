@@ -4,12 +4,19 @@ using Laps.Worker.V1;
 
 namespace Laps.Scheduler.Serving.Sessions;
 
-/// <summary>The worker protocol (<c>laps.worker.v1</c>) over gRPC: protobuf in and out, status codes mapped to <see cref="WorkerFault"/>.</summary>
-internal sealed class GrpcWorkerSession(SpeculativeWorker.SpeculativeWorkerClient client, TimeProvider time) : IWorkerSession
+/// <summary>
+/// The worker protocol (<c>laps.worker.v1</c>) over gRPC: protobuf in and out, status codes mapped to
+/// <see cref="WorkerFault"/>. Every Describe, Step and Release carries this process's incarnation and every step its
+/// sequences' prompt hashes; with a worker token, every call carries it (and, while a worker refuses a freshly rotated
+/// token, the one it replaced).
+/// </summary>
+internal sealed class GrpcWorkerSession(
+    SpeculativeWorker.SpeculativeWorkerClient client, TimeProvider time, ProcessIncarnation incarnation, WorkerToken? token) : IWorkerSession
 {
     public async Task<WorkerInfo> DescribeAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var d = await Call(() => client.DescribeAsync(new DescribeRequest(), deadline: Deadline(timeout), cancellationToken: cancellationToken).ResponseAsync, cancellationToken)
+        var request = new DescribeRequest { Scheduler = incarnation.Wire() };
+        var d = await Call(headers => client.DescribeAsync(request, headers, Deadline(timeout), cancellationToken).ResponseAsync, cancellationToken)
             .ConfigureAwait(false);
         var p = d.StepTime;
         return new WorkerInfo(
@@ -26,10 +33,15 @@ internal sealed class GrpcWorkerSession(SpeculativeWorker.SpeculativeWorkerClien
 
     public async Task<StepResult> StepAsync(IReadOnlyList<SequenceStep> batch, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var request = new StepRequest { Steps = 1 };
+        var request = new StepRequest { Steps = 1, Scheduler = incarnation.Wire() };
         foreach (var s in batch)
         {
             var input = new SequenceInput { SequenceId = s.SequenceId, MaxTokens = s.MaxTokens, Seed = s.Seed, Sampling = Wire(s.Sampling) };
+            if (s.PromptHash is { } hash)
+            {
+                input.PromptHash = hash;
+            }
+
             if (s.PromptTokenIds is { } prompt)
             {
                 input.PromptTokenIds.AddRange(prompt);
@@ -43,7 +55,7 @@ internal sealed class GrpcWorkerSession(SpeculativeWorker.SpeculativeWorkerClien
             request.Batch.Add(input);
         }
 
-        var response = await Call(() => client.StepAsync(request, deadline: Deadline(timeout), cancellationToken: cancellationToken).ResponseAsync, cancellationToken)
+        var response = await Call(headers => client.StepAsync(request, headers, Deadline(timeout), cancellationToken).ResponseAsync, cancellationToken)
             .ConfigureAwait(false);
         var outputs = new SequenceReport[response.Outputs.Count];
         for (var i = 0; i < outputs.Length; i++)
@@ -59,9 +71,9 @@ internal sealed class GrpcWorkerSession(SpeculativeWorker.SpeculativeWorkerClien
 
     public Task ReleaseAsync(IReadOnlyList<string> sequenceIds, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var request = new ReleaseRequest();
+        var request = new ReleaseRequest { Scheduler = incarnation.Wire() };
         request.SequenceIds.AddRange(sequenceIds);
-        return Call(() => client.ReleaseAsync(request, deadline: Deadline(timeout), cancellationToken: cancellationToken).ResponseAsync, cancellationToken);
+        return Call(headers => client.ReleaseAsync(request, headers, Deadline(timeout), cancellationToken).ResponseAsync, cancellationToken);
     }
 
     public async Task<IReadOnlyList<int>> TokenizeAsync(PromptInput prompt, TimeSpan timeout, CancellationToken cancellationToken)
@@ -77,7 +89,7 @@ internal sealed class GrpcWorkerSession(SpeculativeWorker.SpeculativeWorkerClien
             request.Prompt = prompt.Text ?? string.Empty;
         }
 
-        var response = await Call(() => client.TokenizeAsync(request, deadline: Deadline(timeout), cancellationToken: cancellationToken).ResponseAsync, cancellationToken)
+        var response = await Call(headers => client.TokenizeAsync(request, headers, Deadline(timeout), cancellationToken).ResponseAsync, cancellationToken)
             .ConfigureAwait(false);
         return [.. response.TokenIds];
     }
@@ -105,11 +117,21 @@ internal sealed class GrpcWorkerSession(SpeculativeWorker.SpeculativeWorkerClien
 
     private DateTime Deadline(TimeSpan timeout) => time.GetUtcNow().UtcDateTime + timeout;
 
-    private static async Task<T> Call<T>(Func<Task<T>> call, CancellationToken cancellationToken)
+    private static Metadata? Headers(string? secret) => secret is null ? null : new Metadata { { WorkerToken.MetadataKey, WorkerToken.Bearer(secret) } };
+
+    private async Task<T> Call<T>(Func<Metadata?, Task<T>> call, CancellationToken cancellationToken)
     {
         try
         {
-            return await call().ConfigureAwait(false);
+            try
+            {
+                return await call(Headers(token?.Current)).ConfigureAwait(false);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unauthenticated && token?.Previous is { } previous)
+            {
+                // The token was rotated here before the worker read the new one: the one it replaced still works there.
+                return await call(Headers(previous)).ConfigureAwait(false);
+            }
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
         {
@@ -131,10 +153,11 @@ internal sealed class GrpcWorkerSession(SpeculativeWorker.SpeculativeWorkerClien
     }
 }
 
-/// <summary>gRPC sessions over the channels of an <see cref="IWorkerClientFactory"/>.</summary>
-internal sealed class GrpcWorkerSessionFactory(IWorkerClientFactory clients, TimeProvider time) : IWorkerSessionFactory
+/// <summary>gRPC sessions over the channels of an <see cref="IWorkerClientFactory"/>, as this incarnation, with the pool's worker token if any.</summary>
+internal sealed class GrpcWorkerSessionFactory(IWorkerClientFactory clients, TimeProvider time, ProcessIncarnation incarnation, WorkerToken? token)
+    : IWorkerSessionFactory
 {
-    public IWorkerSession Create(string address) => new GrpcWorkerSession(clients.Create(address), time);
+    public IWorkerSession Create(string address) => new GrpcWorkerSession(clients.Create(address), time, incarnation, token);
 }
 
 /// <summary>Answers: which gRPC client talks to the worker at this configured address? Tests swap in in-memory ones.</summary>

@@ -110,13 +110,15 @@ public sealed record LinearStepTime(
 }
 
 /// <summary>One sequence of a step's batch. The prefix travels only when the worker does not hold the sequence.</summary>
+/// <param name="PromptHash">The prompt's <c>PromptHash</c>, sent with every step: a worker holding the id for another prompt refuses it.</param>
 public sealed record SequenceStep(
     string SequenceId,
     IReadOnlyList<int>? PromptTokenIds,
     IReadOnlyList<int>? GeneratedTokenIds,
     int MaxTokens,
     ulong Seed,
-    SamplingOptions? Sampling = null);
+    SamplingOptions? Sampling = null,
+    ulong? PromptHash = null);
 
 /// <summary>What one step did for one sequence.</summary>
 /// <param name="Stopped">Finished because the model ended the sequence (otherwise, when finished, by length).</param>
