@@ -184,6 +184,13 @@ public sealed class SettingsAgreementTests : IDisposable
         var file = _dir.File("operator.json");
         File.WriteAllText(file, config);
         args[args.IndexOf("--config") + 1] = file;
+        if (args.IndexOf("--worker-token-file") is var token and >= 0)
+        {
+            // The pod mounts the pool's worker-token Secret there; the sidecar reads it when it starts.
+            args[token + 1] = _dir.File("worker-token");
+            File.WriteAllText(args[token + 1], "token-of-the-pool\n");
+        }
+
         Assert.Equal("scheduler", args[0]);
         return Scheduler([.. args.Skip(1)]);
     }

@@ -209,7 +209,9 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
         var (exitCode, stdout, stderr) = await Task.Run(() => RunLaps(
             "bench", "--target", pool.Url.ToString(), "--workload", "gsm8k", "--requests", "64", "--rate", "20",
             "--seed", "7", "--timeout", "60", "--json"), Deadline);
-        Assert.True(exitCode == 0, stderr);
+        // The 429s are deliberate, and `laps bench` exits 1 when any request failed: accept that, and only that.
+        Assert.True(exitCode is 0 or 1, stderr);
+        Assert.True(exitCode == 0 || stderr.Contains("http 429", StringComparison.Ordinal), stderr);
         using var report = JsonDocument.Parse(stdout);
         BenchReport = report.RootElement.Clone();
     }
