@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Grpc.Core;
 using Laps.Worker.Engines;
 using Laps.Worker.V1;
@@ -49,6 +50,52 @@ public sealed class LoopbackTests
         Assert.True(description.ResumeRecomputesPrefix);
         Assert.True(description.EngineReady);
         Assert.Contains("temperature", description.SamplingParameters);
+    }
+
+    [Theory]
+    [InlineData(EngineKind.Vllm)]
+    [InlineData(EngineKind.Sglang)]
+    public async Task Each_Step_records_the_adapters_own_time_within_the_Steps_elapsed_time(EngineKind engine)
+    {
+        var worker = $"overhead-{engine}";
+        var overheads = new List<double>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == EngineWorker.MeterName && instrument.Name == EngineWorker.StepOverheadName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "worker" && Equals(tag.Value, worker))
+                {
+                    lock (overheads)
+                    {
+                        overheads.Add(value);
+                    }
+                }
+            }
+        });
+        listener.Start();
+        await using var pair = await EnginePair.StartAsync(engine, worker: w => w with { WorkerId = worker });
+
+        var elapsed = new List<double>();
+        var first = await pair.Client.StepAsync(Step(1, New("a", Prompt(16), 12), New("b", Prompt(20, 5000), 12)), Bounded);
+        elapsed.Add(first.ElapsedS);
+        for (var i = 0; i < 3; i++)
+        {
+            elapsed.Add((await pair.Client.StepAsync(Step(1, Held("a", 12), Held("b", 12)), Bounded)).ElapsedS);
+        }
+
+        lock (overheads)
+        {
+            Assert.Equal(4, overheads.Count);
+            Assert.All(overheads.Zip(elapsed), p => Assert.InRange(p.First, 0, p.Second + 1e-3));
+        }
     }
 
     [Theory]

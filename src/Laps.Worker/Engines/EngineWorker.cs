@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -29,6 +30,20 @@ namespace Laps.Worker.Engines;
 /// </remarks>
 public sealed partial class EngineWorker : IDisposable
 {
+    /// <summary>The meter of <see cref="StepOverheadName"/>.</summary>
+    public const string MeterName = "Laps.Worker.Engines";
+
+    /// <summary>
+    /// The adapter's own time in a Step, in seconds: from the Step's start (after any earlier Step) to its engine
+    /// requests being submitted, plus from the engine chunk that completed the Step (parsed) to the response being
+    /// built. What it leaves out is the wait for the engine itself.
+    /// </summary>
+    public const string StepOverheadName = "laps.adapter.step_overhead";
+
+    private static readonly Meter Meter = new(MeterName);
+    private static readonly Histogram<double> StepOverhead = Meter.CreateHistogram<double>(StepOverheadName, "s",
+        "The adapter's own time in a Step, without the wait for the engine");
+
     private readonly EngineClient _client;
     private readonly EngineWorkerOptions _options;
     private readonly TimeProvider _time;
@@ -190,6 +205,7 @@ public sealed partial class EngineWorker : IDisposable
 
             var started = _time.GetTimestamp();
             var members = Admit(inputs, shapes, caller, status.Model ?? string.Empty);
+            var waiting = _time.GetTimestamp();
             try
             {
                 await WaitForStepsAsync(members, request.Steps, cancellationToken).ConfigureAwait(false);
@@ -227,7 +243,16 @@ public sealed partial class EngineWorker : IDisposable
                 }
             }
 
-            return Take(members, _time.GetElapsedTime(started));
+            long lastChunk;
+            lock (_lock)
+            {
+                lastChunk = Math.Max(waiting, members.Max(m => m.LastChunkAt));
+            }
+
+            var response = Take(members, _time.GetElapsedTime(started));
+            StepOverhead.Record((_time.GetElapsedTime(started, waiting) + _time.GetElapsedTime(lastChunk)).TotalSeconds,
+                new KeyValuePair<string, object?>("worker", _options.WorkerId));
+            return response;
         }
         finally
         {
@@ -384,6 +409,7 @@ public sealed partial class EngineWorker : IDisposable
                     }
 
                     Apply(sequence, attempt, chunk);
+                    sequence.LastChunkAt = _time.GetTimestamp();
                 }
 
                 Pulse();
@@ -394,6 +420,7 @@ public sealed partial class EngineWorker : IDisposable
                 if (sequence.Current == attempt)
                 {
                     sequence.Current = null;
+                    sequence.LastChunkAt = _time.GetTimestamp();
                     if (sequence.Finish == EngineFinish.None && sequence.Error is null)
                     {
                         sequence.Failure = $"the {_client.EngineName} stream of request {attempt.RequestId} ended before the sequence finished";
@@ -735,6 +762,9 @@ public sealed partial class EngineWorker : IDisposable
         public bool AwaitingFirstToken { get; set; }
 
         public int CachedTokens { get; set; }
+
+        /// <summary>When the engine's last chunk (or the end of its stream) was applied (a <see cref="TimeProvider"/> timestamp).</summary>
+        public long LastChunkAt { get; set; }
 
         public EngineFinish Finish { get; set; }
 
