@@ -10,10 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 trace=../shared/traces/specdecode-sharegpt.jsonl
-seconds=20
+seconds=15
 max_queued=32
 batch=4
-time_scale=4
+time_scale=10
 greedy_rate=50
 greedy_concurrency=200
 polite_rate=4
