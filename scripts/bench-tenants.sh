@@ -2,8 +2,8 @@
 # The live fair-share measurement of docs/security.md ("Fair share, measured"): `laps up` with API keys for two
 # tenants, a greedy one (a burst of requests at a high rate, up to --greedy-concurrency in flight) next to a polite one
 # (about one request every 0.25 s, Poisson), once with --fair-share off and once on. Each tenant's `laps bench` report
-# goes to docs/bench/tenants/live-<off|on>-<tenant>.json, the scheduler's per-tenant counters to
-# live-<off|on>-metrics.txt, and a table to docs/bench/tenants/live.md.
+# goes to docs/bench/tenants/live-<off|on>-<tenant>.json, the scheduler's per-tenant counters (with its steps,
+# tokens and preemptions) to live-<off|on>-metrics.txt, and a table to docs/bench/tenants/live.md.
 #   scripts/bench-tenants.sh [--trace FILE] [--seconds S] [--max-queued N] [--batch B] [--time-scale F]
 # Needs the .NET SDK and jq. About 2 minutes on the loaded 2-core VM, the build included.
 set -euo pipefail
@@ -65,7 +65,8 @@ for fair in off on; do
   laps bench --target "$url" --workload "$trace" --api-key "$polite_key" --rate "$polite_rate" --requests $((polite_rate * seconds)) \
     --seed 2 --timeout 120 --json > "$out/live-$fair-polite.json" || true
   wait "$greedy_pid"
-  curl -sf "${url}metrics" | grep '^laps_tenant_requests_total' > "$out/live-$fair-metrics.txt" || true
+  curl -sf "${url}metrics" | grep -E '^laps_(tenant_requests_total|preemptions_total|generated_tokens_total|worker_step_duration_seconds_(count|sum))' \
+    > "$out/live-$fair-metrics.txt" || true
   stop_job "$up_pid"
 done
 

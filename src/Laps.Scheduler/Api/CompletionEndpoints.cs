@@ -195,14 +195,12 @@ public static class CompletionEndpoints
         }
 
         var named = values.Count == 1 ? values[0]!.Trim() : null;
-        if (named is null || Laps.Scheduling.FairShare.Rejection(named) is { } problem)
+        if ((named is null ? "it is given more than once" : Laps.Scheduling.FairShare.Rejection(named)) is { } problem)
         {
-            throw ApiException.Invalid(
-                $"the header {TenantHeader} must name one tenant: {(named is null ? "it is given more than once" : Laps.Scheduling.FairShare.Rejection(named))}",
-                null, "invalid_tenant");
+            throw ApiException.Invalid($"the header {TenantHeader} must name one tenant: {problem}", null, "invalid_tenant");
         }
 
-        return (named, labels.For(named, fromKeyFile: false));
+        return (named!, labels.For(named!, fromKeyFile: false));
     }
 
     /// <summary>Whether the request may use a <c>/v1/</c> path; if not, the 401 is written and counted.</summary>
