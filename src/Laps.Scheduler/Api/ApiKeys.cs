@@ -51,9 +51,6 @@ public sealed partial class ApiKeys
     /// <summary>Whether requests need a key.</summary>
     public bool Enabled => _path is not null;
 
-    /// <summary>The file the keys come from; null without keys.</summary>
-    public string? Path => _path;
-
     /// <summary>
     /// The keys in <paramref name="path"/>, read now and again when it changes. Throws <see cref="ApiKeysException"/>
     /// naming the file (and the line) when it does not exist, cannot be read, holds no key or a line a key file cannot.
@@ -63,19 +60,6 @@ public sealed partial class ApiKeys
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var text = Read(path);
         return new ApiKeys(path, text, Parse(path, text), time ?? TimeProvider.System, logger);
-    }
-
-    /// <summary>The tenants the file names now (each key's, derived where a line names none), in file order.</summary>
-    public IReadOnlyList<string> Tenants
-    {
-        get
-        {
-            lock (_lock)
-            {
-                Refresh();
-                return [.. _entries.Select(e => e.Tenant).Distinct(StringComparer.Ordinal)];
-            }
-        }
     }
 
     /// <summary>
