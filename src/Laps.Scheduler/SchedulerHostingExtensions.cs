@@ -60,6 +60,10 @@ public static class SchedulerHostingExtensions
         services.TryAddSingleton(_ => Metrics.NewCustomRegistry());
         services.TryAddSingleton<IMetricFactory>(sp => Metrics.WithCustomRegistry(sp.GetRequiredService<CollectorRegistry>()));
         services.TryAddSingleton<SchedulerMetrics>();
+        services.TryAddSingleton<TenantLabels>();
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<SchedulerOptions>>().Value.ApiKeyFile is { } keyFile
+            ? ApiKeys.FromFile(keyFile, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger<ApiKeys>())
+            : ApiKeys.None);
         services.TryAddSingleton<ITokenizer, StandInTokenizer>();
         services.TryAddSingleton<ILengthPredictor>(sp => new OnlineLengthPredictor(new OnlineLengthPredictorOptions { PriorLength = sp.GetRequiredService<IOptions<SchedulerOptions>>().Value.PriorLengthTokens }));
         services.TryAddSingleton<IWorkerClientFactory, GrpcWorkerClientFactory>();

@@ -35,6 +35,16 @@ public sealed class SchedulerOptions
     /// </summary>
     public string? WorkerTokenFile { get; set; }
 
+    /// <summary>
+    /// A file of the clients' API keys, one per line with an optional tenant name (a mounted Secret's key), read again
+    /// when it changes: every <c>/v1/</c> request then needs <c>Authorization: Bearer &lt;key&gt;</c> and belongs to the
+    /// key's tenant. Null: no keys (the tenant comes from the <c>X-Laps-Tenant</c> header, else <c>default</c>).
+    /// </summary>
+    public string? ApiKeyFile { get; set; }
+
+    /// <summary>Tenants share the queue and each worker's batch slots (<see cref="Laps.Scheduling.FairShare"/>); off: one queue bound and the policy's order alone.</summary>
+    public bool FairShare { get; set; } = true;
+
     /// <summary>Sequences per step on each worker (capped by the worker's own max_batch).</summary>
     public int Batch { get; set; } = SchedulerKnobs.DefaultBatch;
 
@@ -257,6 +267,18 @@ public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOption
             catch (WorkerTokenException e)
             {
                 failures.Add($"WorkerTokenFile: {e.Message}");
+            }
+        }
+
+        if (options.ApiKeyFile is { } keyFile)
+        {
+            try
+            {
+                Api.ApiKeys.FromFile(keyFile);
+            }
+            catch (Api.ApiKeysException e)
+            {
+                failures.Add($"ApiKeyFile: {e.Message}");
             }
         }
 

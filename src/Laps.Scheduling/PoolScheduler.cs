@@ -71,7 +71,9 @@ public sealed class BatchDecision
 /// (late binding), so the policy's order holds across the pool. A request keeps its KV where it last ran: a worker
 /// takes a request whose KV lives on another worker only to fill slots nothing else fills (it then recomputes the
 /// prefix). Preemption is not an action but a consequence: a request that ran in a worker's last batch and is not in
-/// its next one is preempted. Pure and deterministic; not thread-safe (a host serialises calls).
+/// its next one is preempted. With fair share on and requests of two or more tenants pending, each worker's batch
+/// slots are shared between the tenants (<see cref="FairShare"/>); with one tenant the policy's order is the whole
+/// rule. Pure and deterministic; not thread-safe (a host serialises calls).
 /// </summary>
 public sealed class PoolScheduler
 {
@@ -81,19 +83,44 @@ public sealed class PoolScheduler
     private readonly BatchDecision _decision = new();
     private readonly List<RequestState> _deferred = [];
     private readonly Func<RequestState, bool> _skip;
+    private readonly Dictionary<string, TenantAccount> _tenants = new(StringComparer.Ordinal);
+    private readonly List<TenantAccount> _ranked = [];
+    private readonly List<RequestState> _overShare = [];
     private PoolWorker? _deciding;
+    private bool _fair;
     private Func<RequestState, bool>? _exclude;
     private long _budget;
     private bool _deferElsewhere;
 
-    public PoolScheduler(SchedulingPolicy policy, ILengthPredictor predictor)
+    /// <param name="fairShare">Share each worker's batch slots between the tenants that have requests pending.</param>
+    public PoolScheduler(SchedulingPolicy policy, ILengthPredictor predictor, bool fairShare = true)
     {
         Policy = policy;
         _predictor = predictor;
+        FairShareEnabled = fairShare;
         _skip = Skip;
     }
 
     public SchedulingPolicy Policy { get; }
+
+    /// <summary>Whether batch slots are shared between tenants (<see cref="FairShare"/>).</summary>
+    public bool FairShareEnabled { get; }
+
+    /// <summary>Tenants with requests pending (waiting or running).</summary>
+    public int ActiveTenants => _tenants.Count;
+
+    /// <summary>The tenant's requests admitted and not yet finished (running ones included).</summary>
+    public int PendingOf(string tenant) => _tenants.TryGetValue(tenant, out var a) ? a.Pending : 0;
+
+    /// <summary>The tenant's requests in some worker's current batch.</summary>
+    public int RunningOf(string tenant) => _tenants.TryGetValue(tenant, out var a) ? a.Running : 0;
+
+    /// <summary>
+    /// Batch-slot seconds the tenant's requests attained while it was active, from the credit it started with (the
+    /// least of the active tenants' then, so a tenant that returns does not claim the time it was away); 0 when it has
+    /// nothing pending.
+    /// </summary>
+    public double AttainedOf(string tenant) => _tenants.TryGetValue(tenant, out var a) ? a.Attained : 0;
 
     /// <summary>Admitted requests not yet finished (running ones included).</summary>
     public int Pending => Policy.Count;
@@ -198,6 +225,21 @@ public sealed class PoolScheduler
         {
             request.PerceptibleAt ??= request.ArrivalTime; // perceptible on admission (no stability test to pass)
         }
+
+        if (!_tenants.TryGetValue(request.Tenant, out var account))
+        {
+            var credit = double.PositiveInfinity;
+            foreach (var other in _tenants.Values)
+            {
+                credit = Math.Min(credit, other.Attained);
+            }
+
+            account = new TenantAccount(request.Tenant) { Attained = double.IsPositiveInfinity(credit) ? 0 : credit };
+            _tenants.Add(request.Tenant, account);
+        }
+
+        account.Pending++;
+        request.Account = account;
     }
 
     /// <summary>
@@ -213,8 +255,33 @@ public sealed class PoolScheduler
         _exclude = exclude;
         _budget = worker.KvCapacityTokens;
         _deferElsewhere = true;
+        _fair = FairShareEnabled && _tenants.Count > 1 && !worker.Retired;
+        if (_fair)
+        {
+            AssignSlots(worker.MaxBatch);
+        }
+
         var buffer = worker.Buffer;
         var n = Policy.Select(buffer, _skip);
+
+        // Slots a tenant could not fill with its own requests: the others' next-best ones, in the policy's order.
+        if (_fair)
+        {
+            for (var i = 0; i < _overShare.Count && n < buffer.Length; i++)
+            {
+                var r = _overShare[i];
+                var need = StepKvTokens(r);
+                if (need <= _budget)
+                {
+                    _budget -= need;
+                    buffer[n++] = r;
+                    Policy.Served(r);
+                }
+            }
+
+            _overShare.Clear();
+            _fair = false;
+        }
 
         // Slots nothing local filled: take requests whose KV lives on a worker that is not running them.
         for (var i = 0; i < _deferred.Count && n < buffer.Length && !worker.Retired; i++)
@@ -281,6 +348,11 @@ public sealed class PoolScheduler
     public void RecordStep(RequestState request, int emitted, int drafted, int accepted, double stepSeconds, double now)
     {
         request.RecordStep(emitted, drafted, accepted, stepSeconds, now);
+        if (request.Account is { } account)
+        {
+            account.Attained += stepSeconds;
+        }
+
         if (Policy.Contains(request))
         {
             Policy.Stepped(request);
@@ -313,6 +385,21 @@ public sealed class PoolScheduler
         }
 
         Policy.Remove(request);
+        if (request.Account is { } account)
+        {
+            if (request.Running)
+            {
+                account.Running--;
+            }
+
+            if (--account.Pending == 0)
+            {
+                _tenants.Remove(account.Name);
+            }
+
+            request.Account = null;
+        }
+
         request.Running = false;
         if (p.RunningOn is { } worker)
         {
@@ -330,7 +417,35 @@ public sealed class PoolScheduler
         if (r.Running != running)
         {
             r.Running = running;
+            if (r.Account is { } account)
+            {
+                account.Running += running ? 1 : -1;
+            }
+
             Policy.RunningChanged(r);
+        }
+    }
+
+    /// <summary>
+    /// Gives each active tenant its slots of a batch of <paramref name="batch"/>: an equal number, and one more to
+    /// each of the <c>batch mod tenants</c> tenants with the least attained service (ties by name), so that at batch 1
+    /// the least-served tenant runs.
+    /// </summary>
+    private void AssignSlots(int batch)
+    {
+        _ranked.Clear();
+        foreach (var account in _tenants.Values)
+        {
+            account.Taken = 0;
+            _ranked.Add(account);
+        }
+
+        _ranked.Sort(static (a, b) => a.Attained != b.Attained ? a.Attained.CompareTo(b.Attained) : string.CompareOrdinal(a.Name, b.Name));
+        var each = batch / _ranked.Count;
+        var extra = batch % _ranked.Count;
+        for (var i = 0; i < _ranked.Count; i++)
+        {
+            _ranked[i].Quota = each + (i < extra ? 1 : 0);
         }
     }
 
@@ -364,6 +479,12 @@ public sealed class PoolScheduler
             return true;
         }
 
+        if (_fair && r.Account is { } account && account.Taken >= account.Quota)
+        {
+            _overShare.Add(r); // its tenant's slots are taken: only if another tenant leaves one empty
+            return true;
+        }
+
         var need = StepKvTokens(r);
         if (need > _budget)
         {
@@ -371,6 +492,11 @@ public sealed class PoolScheduler
         }
 
         _budget -= need;
+        if (_fair)
+        {
+            r.Account!.Taken++;
+        }
+
         return false;
     }
 

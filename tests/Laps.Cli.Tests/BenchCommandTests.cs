@@ -12,6 +12,7 @@ public sealed class BenchCommandTests : IAsyncLifetime
     private int _calls;
     private int _rejectEvery;
     private readonly List<JsonElement> _bodies = [];
+    private readonly List<(string Authorization, string Tenant)> _headers = [];
 
     private string Url => _server.Urls.First();
 
@@ -27,6 +28,7 @@ public sealed class BenchCommandTests : IAsyncLifetime
             lock (_bodies)
             {
                 _bodies.Add(body.RootElement.Clone());
+                _headers.Add((context.Request.Headers.Authorization.ToString(), context.Request.Headers["X-Laps-Tenant"].ToString()));
             }
 
             if (_rejectEvery > 0 && call % _rejectEvery == 0)
@@ -49,6 +51,29 @@ public sealed class BenchCommandTests : IAsyncLifetime
     }
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public void The_api_key_and_the_tenant_go_with_every_request()
+    {
+        var (exitCode, _, stderr) = new Cli().Run(
+            "bench", "--target", Url, "--workload", "gsm8k", "--requests", "4", "--rate", "400", "--json", "--api-key", "sk-bench", "--tenant", "team-b");
+
+        Assert.True(exitCode == 0, stderr);
+        Assert.Equal(4, _headers.Count);
+        Assert.All(_headers, h => Assert.Equal(("Bearer sk-bench", "team-b"), h));
+    }
+
+    [Theory]
+    [InlineData("--tenant", "a b", "--tenant: 'a b' holds a character")]
+    [InlineData("--api-key", "has space", "--api-key: a key is visible ASCII")]
+    public void A_bad_key_or_tenant_is_refused_naming_the_option(string option, string value, string message)
+    {
+        var (exitCode, _, stderr) = new Cli().Run("bench", "--target", Url, "--rate", "1", option, value);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
+        Assert.Empty(_headers);
+    }
 
     [Fact]
     public void Every_request_completes_and_the_report_has_the_contract_fields()

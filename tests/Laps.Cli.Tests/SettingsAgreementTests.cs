@@ -68,6 +68,44 @@ public sealed class SettingsAgreementTests : IDisposable
         Assert.Equal(("srpt", 16, 512, new StarvationGuard()), (pool.Policy, pool.Batch, pool.MaxQueued, pool.StarvationGuard));
     }
 
+    [Fact]
+    public void A_pool_with_api_keys_runs_a_scheduler_that_reads_its_key_file()
+    {
+        var pool = Operator("apiKeys: {secretName: clients}");
+
+        Assert.Equal(_dir.File("api-keys"), pool.ApiKeyFile);
+        Assert.True(pool.FairShare);
+        Assert.Equal("team-a", Laps.Scheduler.Api.ApiKeys.FromFile(pool.ApiKeyFile!).TenantOf("Bearer sk-team-a"));
+    }
+
+    [Theory]
+    [InlineData("scheduler", "--workers", "w:1")]
+    [InlineData("up", "--port", "0")]
+    public void A_bad_key_file_stops_the_command_naming_the_file_and_line(params string[] args)
+    {
+        var file = _dir.File("bad-keys");
+        File.WriteAllText(file, "# clients\nk1 team-a\nk2 team b\n");
+
+        var (exitCode, stderr) = Run([.. args, "--api-key-file", file]);
+
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith($"laps {args[0]}: --api-key-file: '{file}' line 3: expected a key and an optional tenant name", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Up_and_the_scheduler_take_the_key_file_and_the_fair_share_switch_alike()
+    {
+        var file = _dir.File("keys");
+        File.WriteAllText(file, "k1 a\n");
+        var scheduler = Scheduler("--workers", "w:1", "--api-key-file", file, "--fair-share", "off");
+        var up = Up("--api-key-file", file, "--fair-share", "off");
+
+        Assert.Equal((file, false), (scheduler.ApiKeyFile, scheduler.FairShare));
+        Assert.Equal((file, false), (up.ApiKeyFile, up.FairShare));
+        Assert.True(Scheduler("--workers", "w:1").FairShare);
+        Assert.Null(Up().ApiKeyFile);
+    }
+
     [Theory]
     [InlineData("scheduler", "--workers", "w:1")]
     [InlineData("up", "--port", "0")]
@@ -189,6 +227,14 @@ public sealed class SettingsAgreementTests : IDisposable
             // The pod mounts the pool's worker-token Secret there; the sidecar reads it when it starts.
             args[token + 1] = _dir.File("worker-token");
             File.WriteAllText(args[token + 1], "token-of-the-pool\n");
+        }
+
+        if (args.IndexOf("--api-key-file") is var keys and >= 0)
+        {
+            // The pod mounts the pool's apiKeys Secret there: one key per line with its tenant.
+            Assert.Equal(DesiredState.ApiKeysFile, args[keys + 1]);
+            args[keys + 1] = _dir.File("api-keys");
+            File.WriteAllText(args[keys + 1], "sk-team-a team-a\n");
         }
 
         Assert.Equal("scheduler", args[0]);

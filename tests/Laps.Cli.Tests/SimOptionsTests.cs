@@ -20,6 +20,52 @@ public sealed class SimOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Tenants_skew_and_the_fair_share_switch_reach_the_study()
+    {
+        var spec = SpecOf("--tenants", "3", "--tenant-skew", "0.5", "--fair-share", "off");
+        var defaults = SpecOf();
+
+        Assert.Equal((3, 0.5, false), (spec.Tenants, spec.TenantSkew, spec.FairShare));
+        Assert.Equal((1, 1.0, true), (defaults.Tenants, defaults.TenantSkew, defaults.FairShare));
+    }
+
+    [Theory]
+    [InlineData("--tenants", "0", "--tenants: '0' is out of range")]
+    [InlineData("--tenant-skew", "-1", "--tenant-skew: '-1' is out of range")]
+    [InlineData("--fair-share", "maybe", "--fair-share: unknown value 'maybe'")]
+    public void Bad_tenant_options_are_refused_naming_them(string option, string value, string message)
+    {
+        var (exitCode, _, stderr) = new Cli().Run("sim", "--out", _out.Path, option, value);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_table_by_tenant_pools_seeds_weighting_means_by_requests()
+    {
+        static RunResult Run(int seed, double t0, double t1) => new()
+        {
+            Policy = "laps", Workload = "w", Proposer = "eagle", Arrivals = "poisson", Load = 0.9, Batch = 4, Seed = seed, Requests = 4,
+            MeanLatencySeconds = ((3 * t0) + t1) / 4, P50LatencySeconds = 0, P99LatencySeconds = 0, MeanTtftSeconds = 0, PreemptionsPerRequest = 0,
+            EstimateMape = null, Predictor = "p", ArrivalRate = 1, P99TtftSeconds = 0, BusySeconds = 0, MakespanSeconds = 0, Steps = 0, RecomputedTokens = 0,
+            FairShare = true,
+            Tenants =
+            [
+                new TenantResult { Tenant = "t0", Requests = 3, MeanLatencySeconds = t0, P99LatencySeconds = 2 * t0, MeanTtftSeconds = 0 },
+                new TenantResult { Tenant = "t1", Requests = 1, MeanLatencySeconds = t1, P99LatencySeconds = 2 * t1, MeanTtftSeconds = 0 },
+            ],
+        };
+
+        var rows = Laps.Cli.Reports.TenantTable.Rows([Run(1, 1, 5), Run(2, 3, 1)]);
+
+        Assert.Equal(["t0", "t1"], rows.Select(r => r.Tenant));
+        Assert.Equal((6, 2.0, 4.0), (rows[0].Requests, rows[0].MeanLatency, rows[0].P99Latency));
+        Assert.Equal((2, 3.0, 6.0), (rows[1].Requests, rows[1].MeanLatency, rows[1].P99Latency));
+        Assert.Equal(2.25, rows[0].AllMeanLatency, 9);
+    }
+
+    [Fact]
     public void No_options_give_the_documented_defaults()
     {
         var spec = SpecOf();

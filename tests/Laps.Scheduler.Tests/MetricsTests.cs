@@ -159,7 +159,7 @@ public sealed partial class MetricsTests
         return await response.Content.ReadAsStringAsync();
     }
 
-    private static Dictionary<string, double> Parse(string text)
+    internal static Dictionary<string, double> Parse(string text)
     {
         var samples = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))

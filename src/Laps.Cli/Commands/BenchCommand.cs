@@ -22,7 +22,7 @@ internal sealed class BenchCommand : Command
         : base(CommandName, "Drive an open-loop load against an OpenAI-compatible server and report latency, TTFT and throughput.")
     {
         _httpClient = httpClient ?? (() => new HttpClient { Timeout = Timeout.InfiniteTimeSpan });
-        foreach (var option in new Option[] { Target, Workload, Rate, Arrivals, Requests, MaxTokens, ConcurrencyLimit, Model, Seed, RequestTimeout, Json })
+        foreach (var option in new Option[] { Target, Workload, Rate, Arrivals, Requests, MaxTokens, ConcurrencyLimit, Model, Seed, RequestTimeout, Json, ApiKey, Tenant })
         {
             Options.Add(option);
         }
@@ -64,6 +64,14 @@ internal sealed class BenchCommand : Command
 
     internal Option<bool> Json { get; } = new("--json") { Description = "Print the report as JSON on stdout" };
 
+    internal Option<string?> ApiKey { get; } = new("--api-key") { Description = "Send 'Authorization: Bearer <key>' with every request (a pool started with --api-key-file)", HelpName = "key" };
+
+    internal Option<string?> Tenant { get; } = new("--tenant")
+    {
+        Description = $"Send '{Laps.Scheduler.Api.CompletionEndpoints.TenantHeader}: <name>' with every request (a pool without API keys takes it as the tenant)",
+        HelpName = "name",
+    };
+
     private async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         var stdout = parseResult.InvocationConfiguration.Output;
@@ -71,6 +79,16 @@ internal sealed class BenchCommand : Command
         {
             var (target, plan, concurrency, timeout) = Bind(parseResult);
             using var http = _httpClient();
+            if (parseResult.GetValue(ApiKey) is { } key)
+            {
+                http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            }
+
+            if (parseResult.GetValue(Tenant) is { } tenant)
+            {
+                http.DefaultRequestHeaders.Add(Laps.Scheduler.Api.CompletionEndpoints.TenantHeader, tenant);
+            }
+
             var report = await new LoadGenerator(http, TimeProvider.System)
                 .RunAsync(target, parseResult.GetValue(Model)!, plan, concurrency, timeout, cancellationToken).ConfigureAwait(false);
             report = report with { MaxTokens = parseResult.GetValue(MaxTokens) };
@@ -106,6 +124,16 @@ internal sealed class BenchCommand : Command
         if (!target.AbsolutePath.EndsWith('/'))
         {
             target = new Uri(target + "/");
+        }
+
+        if (parseResult.GetValue(ApiKey) is { } key && (key.Length == 0 || key.Any(c => c is < '!' or > '~')))
+        {
+            throw new UsageException("--api-key: a key is visible ASCII without spaces");
+        }
+
+        if (parseResult.GetValue(Tenant) is { } tenant && Laps.Scheduling.FairShare.Rejection(tenant) is { } problem)
+        {
+            throw new UsageException($"--tenant: {problem}");
         }
 
         var requests = parseResult.GetValue(Requests);

@@ -58,13 +58,26 @@ internal sealed class SidecarOptions
     public Option<int> MaxPromptTokens { get; } = OptionValues.Scalar(
         "--max-prompt-tokens", "Longest prompt accepted, in tokens", OptionValues.Integer, () => Defaults.MaxPromptTokens);
 
+    public Option<string?> ApiKeyFile { get; } = new("--api-key-file")
+    {
+        Description = "The clients' API keys, one per line with an optional tenant name; every /v1/ request then needs 'Authorization: Bearer <key>' (read again when the file changes; default: no keys)",
+        HelpName = "path",
+    };
+
+    public Option<string> FairShare { get; } = FairShareOption();
+
+    /// <summary>The <c>--fair-share</c> option of <c>laps up</c>, <c>laps scheduler</c> and <c>laps sim</c>: on → <c>true</c>.</summary>
+    public static Option<string> FairShareOption() => OptionValues.ChoiceOption(
+        "--fair-share", "Tenants share the queue and each worker's batch slots; off: one queue limit and the policy's order alone",
+        new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["on"] = "true", ["off"] = "false" }, "on");
+
     /// <summary>One option per knob of the table.</summary>
     public IReadOnlyDictionary<SchedulerKnob, Option<string>> Knobs { get; }
 
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new Option[] { Port, Host, Config, Model, MaxPromptTokens }.Concat(Knobs.Values))
+        foreach (var option in new Option[] { Port, Host, Config, Model, MaxPromptTokens, ApiKeyFile, FairShare }.Concat(Knobs.Values))
         {
             command.Options.Add(option);
         }
@@ -110,6 +123,16 @@ internal sealed class SidecarOptions
             all[Key(nameof(SchedulerOptions.MaxPromptTokens))] = parseResult.GetValue(MaxPromptTokens).ToString(CultureInfo.InvariantCulture);
         }
 
+        if (OptionValues.Given(parseResult, ApiKeyFile))
+        {
+            all[Key(nameof(SchedulerOptions.ApiKeyFile))] = parseResult.GetValue(ApiKeyFile);
+        }
+
+        if (OptionValues.Given(parseResult, FairShare))
+        {
+            all[Key(nameof(SchedulerOptions.FairShare))] = parseResult.GetValue(FairShare) == "on" ? "true" : "false";
+        }
+
         foreach (var (knob, option) in Knobs)
         {
             if (OptionValues.GivenKnob(parseResult, option) is { } word)
@@ -124,6 +147,8 @@ internal sealed class SidecarOptions
         {
             [nameof(SchedulerOptions.Model)] = Model.Name,
             [nameof(SchedulerOptions.MaxPromptTokens)] = MaxPromptTokens.Name,
+            [nameof(SchedulerOptions.ApiKeyFile)] = ApiKeyFile.Name,
+            [nameof(SchedulerOptions.FairShare)] = FairShare.Name,
         };
         foreach (var knob in Knobs.Keys)
         {

@@ -51,6 +51,8 @@ internal sealed class SimCommand : Command
         [nameof(ExperimentSpec.KvCapacityTokens)] = "--kv-capacity",
         [nameof(ExperimentSpec.Workers)] = "--workers",
         [nameof(ExperimentSpec.Parallelism)] = "--parallel",
+        [nameof(ExperimentSpec.Tenants)] = "--tenants",
+        [nameof(ExperimentSpec.TenantSkew)] = "--tenant-skew",
     };
 
     private readonly ExperimentExecutor _executor;
@@ -62,7 +64,7 @@ internal sealed class SimCommand : Command
         Option[] options =
         [
             Workload, Proposer, K, Arrivals, Loads, Rates, StepOverhead, Batches, Policies, Requests, Seeds, FirstSeed, Predictor, PredictorTau, Out,
-            Json, Parallel, KvCapacity, Resume, Workers, .. Knobs.Values,
+            Json, Parallel, KvCapacity, Resume, Workers, Tenants, TenantSkew, FairShare, .. Knobs.Values,
         ];
         foreach (var option in options)
         {
@@ -138,6 +140,14 @@ internal sealed class SimCommand : Command
     internal Option<int> Workers { get; } = OptionValues.Scalar(
         "--workers", "Workers in the simulated pool (one queue and policy, late binding); --load is of the pool's saturation", OptionValues.Integer, () => SpecDefaults.Workers);
 
+    internal Option<int> Tenants { get; } = OptionValues.Scalar(
+        "--tenants", "Tenants the requests come from (t0, t1, ...): each request's tenant is drawn with probability ∝ skew^i", OptionValues.Integer, () => SpecDefaults.Tenants);
+
+    internal Option<double> TenantSkew { get; } = OptionValues.Scalar(
+        "--tenant-skew", "Each tenant's share of the arrivals relative to the one before (1: equal; 0.25 with 2 tenants: 80%/20%)", OptionValues.Number, () => SpecDefaults.TenantSkew);
+
+    internal Option<string> FairShare { get; } = SidecarOptions.FairShareOption();
+
     internal Option<string> Resume { get; } = OptionValues.ChoiceOption(
         "--resume", "A preempted request's KV cache: keep (while capacity allows) or recompute", ResumeModes, "keep");
 
@@ -203,6 +213,9 @@ internal sealed class SimCommand : Command
             KvCapacityTokens = parseResult.GetValue(KvCapacity),
             Resume = ResumeModes[parseResult.GetValue(Resume) ?? "keep"],
             Workers = parseResult.GetValue(Workers),
+            Tenants = parseResult.GetValue(Tenants),
+            TenantSkew = parseResult.GetValue(TenantSkew),
+            FairShare = parseResult.GetValue(FairShare) != "off",
             Parallelism = parallelism,
         };
         Validated(spec.Validate, SpecOptionNames);
@@ -345,6 +358,11 @@ internal sealed class SimCommand : Command
         }
 
         SummaryTable.Write(SummaryTable.ConsoleFor(stdout), results);
+        if (results.Any(r => r.Tenants is not null))
+        {
+            SummaryTable.ConsoleFor(stdout).Write(TenantTable.Build(results));
+        }
+
         stderr.WriteLine($"wrote {ResultsFiles.JsonFileName}, {ResultsFiles.CsvFileName} and {plots.Count} plots to {invocation.OutputDirectory}");
     }
 

@@ -14,17 +14,30 @@ using Prometheus;
 
 namespace Laps.Scheduler.Api;
 
-/// <summary>The OpenAI-compatible front: parse and validate, admit, then relay the request's events as JSON or SSE.</summary>
+/// <summary>
+/// The OpenAI-compatible front: authenticate and name the tenant, parse and validate, admit, then relay the request's
+/// events as JSON or SSE. With API keys every <c>/v1/</c> path needs one; <c>/healthz</c>, <c>/readyz</c> and
+/// <c>/metrics</c> stay open (probes and Prometheus carry no credentials).
+/// </summary>
 public static class CompletionEndpoints
 {
+    /// <summary>The header that names a request's tenant when the sidecar has no API keys (ignored when it has).</summary>
+    public const string TenantHeader = "X-Laps-Tenant";
+
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
 
     public static IEndpointRouteBuilder MapLapsScheduler(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapPost("/v1/completions", (HttpContext context) => ServeAsync(context, chat: false));
         endpoints.MapPost("/v1/chat/completions", (HttpContext context) => ServeAsync(context, chat: true));
-        endpoints.MapGet("/v1/models", (IOptions<SchedulerOptions> options) =>
-            Results.Json(new ModelList("list", [new ModelCard(options.Value.Model, "model", 0, "laps")]), Wire.Options));
+        endpoints.MapGet("/v1/models", async (HttpContext context, IOptions<SchedulerOptions> options) =>
+        {
+            if (await AuthorizedAsync(context).ConfigureAwait(false))
+            {
+                await context.Response.WriteAsJsonAsync(new ModelList("list", [new ModelCard(options.Value.Model, "model", 0, "laps")]), Wire.Options, context.RequestAborted)
+                    .ConfigureAwait(false);
+            }
+        });
         endpoints.MapGet("/healthz", () => Results.Text("ok"));
         endpoints.MapGet("/readyz", (WorkerPool pool, ILeadership leadership) => (pool.Ready, leadership.IsLeading) switch
         {
@@ -62,8 +75,11 @@ public static class CompletionEndpoints
 
         CompletionRequest request;
         IReadOnlyList<int> promptTokenIds;
+        string tenant;
+        var label = TenantLabels.Unknown;
         try
         {
+            (tenant, label) = Identify(context);
             request = await ReadAsync(context, chat, options).ConfigureAwait(false);
             promptTokenIds = request.PromptTokenIds ?? await pool.TokenizeAsync(request.Prompt!, context.RequestAborted).ConfigureAwait(false);
             CompletionRequestParser.CheckPromptLength(promptTokenIds.Count, chat, options);
@@ -73,6 +89,7 @@ public static class CompletionEndpoints
         catch (ApiException error)
         {
             metrics.Rejected.WithLabels(error.Reason).Inc();
+            metrics.TenantRequests.WithLabels(label, error.Reason).Inc();
             if (error.Status == StatusCodes.Status503ServiceUnavailable)
             {
                 context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -82,7 +99,7 @@ public static class CompletionEndpoints
             return;
         }
 
-        var live = pool.Create(promptTokenIds, request.MaxTokens, request.Seed, request.Sampling, context.RequestAborted);
+        var live = pool.Create(promptTokenIds, request.MaxTokens, request.Seed, request.Sampling, tenant, context.RequestAborted);
         AdmissionResult admission;
         try
         {
@@ -92,6 +109,7 @@ public static class CompletionEndpoints
         {
             // A defect in the scheduling core, not the client's fault: an OpenAI-style 500, and it is logged.
             metrics.Rejected.WithLabels(RejectReason.InternalError).Inc();
+            metrics.TenantRequests.WithLabels(label, RejectReason.InternalError).Inc();
             services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CompletionEndpoints).FullName!)
                 .LogError(e, "admitting a request failed");
             await WriteErrorAsync(context, new ApiException(500, "the scheduler failed to admit the request", "server_error", null, "internal_error", RejectReason.InternalError))
@@ -99,8 +117,23 @@ public static class CompletionEndpoints
             return;
         }
 
+        metrics.TenantRequests.WithLabels(label, admission switch
+        {
+            AdmissionResult.Admitted => "admitted",
+            AdmissionResult.QueueFull => RejectReason.QueueFull,
+            AdmissionResult.TenantQueueFull => RejectReason.TenantQueueFull,
+            AdmissionResult.NoWorkers => RejectReason.NoWorkers,
+            _ => RejectReason.ShuttingDown,
+        }).Inc();
         switch (admission)
         {
+            case AdmissionResult.TenantQueueFull:
+                metrics.Rejected.WithLabels(RejectReason.TenantQueueFull).Inc();
+                context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await WriteErrorAsync(context, new ApiException(
+                    429, $"tenant '{tenant}' already has its share of the queue waiting while other tenants have work; retry later", "rate_limit_error", null,
+                    "tenant_queue_full", RejectReason.TenantQueueFull)).ConfigureAwait(false);
+                return;
             case AdmissionResult.QueueFull:
                 metrics.Rejected.WithLabels(RejectReason.QueueFull).Inc();
                 context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -139,6 +172,61 @@ public static class CompletionEndpoints
         {
             // The client went away; the registration above has cancelled the request in its loop.
         }
+    }
+
+    /// <summary>
+    /// The request's tenant and its metrics label: with API keys, the tenant of the key it carries (else 401); without,
+    /// the <see cref="TenantHeader"/> header's (a bad one is a 400 naming it), else <c>default</c>.
+    /// </summary>
+    private static (string Tenant, string Label) Identify(HttpContext context)
+    {
+        var services = context.RequestServices;
+        var keys = services.GetRequiredService<ApiKeys>();
+        var labels = services.GetRequiredService<TenantLabels>();
+        if (keys.Enabled)
+        {
+            var tenant = keys.TenantOf(context.Request.Headers.Authorization.ToString()) ?? throw Unauthorized(context);
+            return (tenant, labels.For(tenant, fromKeyFile: true));
+        }
+
+        if (!context.Request.Headers.TryGetValue(TenantHeader, out var values))
+        {
+            return (Laps.Scheduling.FairShare.DefaultTenant, labels.For(Laps.Scheduling.FairShare.DefaultTenant, fromKeyFile: false));
+        }
+
+        var named = values.Count == 1 ? values[0]!.Trim() : null;
+        if ((named is null ? "it is given more than once" : Laps.Scheduling.FairShare.Rejection(named)) is { } problem)
+        {
+            throw ApiException.Invalid($"the header {TenantHeader} must name one tenant: {problem}", null, "invalid_tenant");
+        }
+
+        return (named!, labels.For(named!, fromKeyFile: false));
+    }
+
+    /// <summary>Whether the request may use a <c>/v1/</c> path; if not, the 401 is written and counted.</summary>
+    private static async Task<bool> AuthorizedAsync(HttpContext context)
+    {
+        var keys = context.RequestServices.GetRequiredService<ApiKeys>();
+        if (!keys.Enabled || keys.TenantOf(context.Request.Headers.Authorization.ToString()) is not null)
+        {
+            return true;
+        }
+
+        var metrics = context.RequestServices.GetRequiredService<SchedulerMetrics>();
+        metrics.Rejected.WithLabels(RejectReason.Unauthorized).Inc();
+        metrics.TenantRequests.WithLabels(TenantLabels.Unknown, RejectReason.Unauthorized).Inc();
+        await WriteErrorAsync(context, Unauthorized(context)).ConfigureAwait(false);
+        return false;
+    }
+
+    /// <summary>A 401 as OpenAI answers a missing or wrong key, with the challenge RFC 6750 asks for.</summary>
+    private static ApiException Unauthorized(HttpContext context)
+    {
+        context.Response.Headers.WWWAuthenticate = "Bearer";
+        var message = context.Request.Headers.Authorization.Count == 0
+            ? "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+            : "Incorrect API key provided.";
+        return new ApiException(StatusCodes.Status401Unauthorized, message, ApiException.InvalidRequest, null, "invalid_api_key", RejectReason.Unauthorized);
     }
 
     /// <summary>As the engines answer it: a request that can never fit a worker's KV cache is refused, not queued.</summary>
@@ -228,9 +316,17 @@ public static class CompletionEndpoints
         string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the request body is larger than {options.MaxRequestBodyBytes} bytes"),
         ApiException.InvalidRequest, null, "request_too_large", RejectReason.InvalidRequest);
 
-    /// <summary>An OpenAI-style body for the status the routing answered (404: no such path; 405: not with this method).</summary>
-    private static Task NoSuchEndpointAsync(HttpContext context, int status, string? allow)
+    /// <summary>
+    /// An OpenAI-style body for the status the routing answered (404: no such path; 405: not with this method); under
+    /// <c>/v1/</c>, only to a client with a key when keys are on.
+    /// </summary>
+    private static async Task NoSuchEndpointAsync(HttpContext context, int status, string? allow)
     {
+        if (context.Request.Path.StartsWithSegments("/v1", StringComparison.Ordinal) && !await AuthorizedAsync(context).ConfigureAwait(false))
+        {
+            return;
+        }
+
         context.Response.StatusCode = status;
         if (allow is not null)
         {
@@ -241,8 +337,9 @@ public static class CompletionEndpoints
             ? $"Unknown request URL: {context.Request.Method} {context.Request.Path}"
             : $"{context.Request.Method} is not allowed on {context.Request.Path}; use {allow}";
         var code = status == StatusCodes.Status404NotFound ? "unknown_url" : "method_not_allowed";
-        return context.Response.WriteAsJsonAsync(
-            new ApiException(status, message, ApiException.InvalidRequest, null, code, RejectReason.InvalidRequest).ToBody(), Wire.Options, context.RequestAborted);
+        await context.Response.WriteAsJsonAsync(
+            new ApiException(status, message, ApiException.InvalidRequest, null, code, RejectReason.InvalidRequest).ToBody(), Wire.Options, context.RequestAborted)
+            .ConfigureAwait(false);
     }
 
     private static async Task RespondAsync(HttpContext context, LiveRequest live, CompletionRequest request, string id, long created)

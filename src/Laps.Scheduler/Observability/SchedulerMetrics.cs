@@ -74,6 +74,11 @@ public sealed class SchedulerMetrics
         {
             Rejected.WithLabels(reason).Inc(0);
         }
+
+        TenantRequests = factory.CreateCounter(
+            "laps_tenant_requests_total",
+            "Requests at the front door by tenant and outcome: admitted, or the reason they were refused (unauthorized: no or a wrong API key, counted under the tenant 'unknown').",
+            new CounterConfiguration { LabelNames = ["tenant", "outcome"] });
     }
 
     public Histogram RequestDuration { get; }
@@ -97,6 +102,9 @@ public sealed class SchedulerMetrics
     public Histogram StepDuration { get; }
     public Counter Rejected { get; }
 
+    /// <summary>Requests by tenant and outcome; tenants come from <see cref="TenantLabels"/>, so the series are bounded.</summary>
+    public Counter TenantRequests { get; }
+
 }
 
 /// <summary>Values of the <c>reason</c> label of <c>laps_rejected_requests_total</c>.</summary>
@@ -111,10 +119,12 @@ public static class RejectReason
     public const string NoWorkers = "no_workers";
     public const string ContextTooLong = "context_length_exceeded";
     public const string InternalError = "internal_error";
+    public const string TenantQueueFull = "tenant_queue_full";
+    public const string Unauthorized = "unauthorized";
 
     /// <summary>Every reason, so each has a sample from the first scrape.</summary>
     public static readonly string[] All =
-        [InvalidRequest, UnknownModel, PromptTooLong, QueueFull, ShuttingDown, WorkerError, NoWorkers, ContextTooLong, InternalError];
+        [InvalidRequest, UnknownModel, PromptTooLong, QueueFull, ShuttingDown, WorkerError, NoWorkers, ContextTooLong, InternalError, TenantQueueFull, Unauthorized];
 }
 
 /// <summary>Values of the <c>level</c> label of <c>laps_requests_queued</c>, made once (policies have at most 64 levels).</summary>

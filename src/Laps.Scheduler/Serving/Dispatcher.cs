@@ -68,6 +68,9 @@ internal sealed partial class Dispatcher
     private readonly ILogger _logger;
     private readonly Dictionary<RequestState, LiveRequest> _requests = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, LiveRequest> _bySequence = new(StringComparer.Ordinal);
+
+    // Admitted requests by tenant (the core knows them only once a worker described itself).
+    private readonly Dictionary<string, int> _heldByTenant = new(StringComparer.Ordinal);
     private readonly List<LiveRequest> _early = [];
     private readonly List<WorkerSlot> _slots = [];
     private readonly Func<RequestState, bool> _aborted;
@@ -155,9 +158,17 @@ internal sealed partial class Dispatcher
                 return AdmissionResult.ShuttingDown;
             }
 
-            if (_held - (_core?.Running ?? 0) >= _options.MaxQueued)
+            var tenant = request.Tenant;
+            var tenantHeld = _heldByTenant.GetValueOrDefault(tenant);
+            var admission = FairShare.Admit(
+                _options.FairShare,
+                _options.MaxQueued,
+                waiting: _held - (_core?.Running ?? 0),
+                tenantWaiting: tenantHeld - (_core?.RunningOf(tenant) ?? 0),
+                activeTenants: _heldByTenant.Count + (tenantHeld == 0 ? 1 : 0));
+            if (admission != TenantAdmission.Admitted)
             {
-                return AdmissionResult.QueueFull;
+                return admission == TenantAdmission.QueueFull ? AdmissionResult.QueueFull : AdmissionResult.TenantQueueFull;
             }
 
             if (AllDown())
@@ -167,6 +178,7 @@ internal sealed partial class Dispatcher
 
             _core?.Admit(request.State); // first: if the core throws (a defect), nothing else has changed
             _held++;
+            _heldByTenant[tenant] = tenantHeld + 1;
             _requests.Add(request.State, request);
             _bySequence.Add(request.SequenceId, request);
             if (_core is null)
@@ -542,7 +554,7 @@ internal sealed partial class Dispatcher
         var batch = BatchFor(info);
         var stepSeconds = _options.StepSeconds > 0 ? _options.StepSeconds : ReferenceStepSeconds(info.StepTime, k, batch);
         var context = new PolicyContext(k, stepSeconds, _options.PriorAcceptance);
-        return new PoolScheduler(PolicyCatalog.Create(_options.Policy, context, _options.PolicySettings), _predictor);
+        return new PoolScheduler(PolicyCatalog.Create(_options.Policy, context, _options.PolicySettings), _predictor, _options.FairShare);
     }
 
     /// <summary>The worker's step-time profile at B sequences of the reference context, else the built-in H100 model.</summary>
@@ -670,6 +682,18 @@ internal sealed partial class Dispatcher
         _bySequence.Remove(request.SequenceId);
         _early.Remove(request);
         _held--;
+        if (_heldByTenant.TryGetValue(request.Tenant, out var held))
+        {
+            if (held <= 1)
+            {
+                _heldByTenant.Remove(request.Tenant);
+            }
+            else
+            {
+                _heldByTenant[request.Tenant] = held - 1;
+            }
+        }
+
         if (_core?.ResidentOn(request.State) is { } home)
         {
             SlotOf(home)?.ToRelease.Add(request.SequenceId);

@@ -15,7 +15,8 @@ public sealed class LiveRequest
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
     public LiveRequest(
-        long id, double arrivalTime, IReadOnlyList<int> promptTokenIds, int maxTokens, ulong seed, SamplingOptions? sampling = null, CancellationToken aborted = default)
+        long id, double arrivalTime, IReadOnlyList<int> promptTokenIds, int maxTokens, ulong seed, SamplingOptions? sampling = null,
+        string tenant = Laps.Scheduling.FairShare.DefaultTenant, CancellationToken aborted = default)
     {
         Sampling = sampling;
         Id = id;
@@ -25,7 +26,7 @@ public sealed class LiveRequest
         MaxTokens = maxTokens;
         Seed = seed;
         Aborted = aborted;
-        State = new RequestState(id, arrivalTime, promptTokenIds.Count, maxTokens) { PromptTokenIds = promptTokenIds };
+        State = new RequestState(id, arrivalTime, promptTokenIds.Count, maxTokens) { PromptTokenIds = promptTokenIds, Tenant = tenant };
     }
 
     /// <summary>The request's number in this process (its completion id and the core's <see cref="RequestState.Id"/>).</summary>
@@ -50,6 +51,9 @@ public sealed class LiveRequest
 
     /// <summary>The client went away: wherever the request is (queued, in a step, changing workers), it is dropped.</summary>
     public CancellationToken Aborted { get; }
+
+    /// <summary>Who sent it: its API key's tenant, the <c>X-Laps-Tenant</c> header's, or <c>default</c>.</summary>
+    public string Tenant => State.Tenant;
 
     /// <summary>What the scheduling core knows, including the drafted and accepted counts.</summary>
     public RequestState State { get; }

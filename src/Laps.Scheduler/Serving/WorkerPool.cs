@@ -13,6 +13,9 @@ public enum AdmissionResult
 {
     Admitted,
     QueueFull,
+
+    /// <summary>The request's tenant already holds its share of the queue while other tenants have work.</summary>
+    TenantQueueFull,
     ShuttingDown,
     NoWorkers,
 }
@@ -202,10 +205,11 @@ public sealed partial class WorkerPool
     public long? ContextLimit => _dispatcher.ContextLimit;
 
     public LiveRequest Create(
-        IReadOnlyList<int> promptTokenIds, int maxTokens, ulong? seed, SamplingOptions? sampling = null, CancellationToken aborted = default)
+        IReadOnlyList<int> promptTokenIds, int maxTokens, ulong? seed, SamplingOptions? sampling = null,
+        string tenant = Laps.Scheduling.FairShare.DefaultTenant, CancellationToken aborted = default)
     {
         var id = Interlocked.Increment(ref _nextId);
-        return new LiveRequest(id, _clock.Now, promptTokenIds, maxTokens, seed ?? (ulong)id, sampling, aborted);
+        return new LiveRequest(id, _clock.Now, promptTokenIds, maxTokens, seed ?? (ulong)id, sampling, tenant, aborted);
     }
 
     /// <summary>
@@ -271,7 +275,8 @@ public sealed partial class WorkerPool
 
     /// <summary>
     /// Queues the request in the pool, unless the sidecar is stopping, <see cref="SchedulerOptions.MaxQueued"/>
-    /// requests already wait for a slot, or no worker can take it (none in the pool, or each failed its last calls).
+    /// requests already wait for a slot (or, with fair share, its tenant's share of them: <see cref="Laps.Scheduling.FairShare"/>),
+    /// or no worker can take it (none in the pool, or each failed its last calls).
     /// </summary>
     public AdmissionResult TryAdmit(LiveRequest request)
     {

@@ -40,6 +40,12 @@ public sealed class RequestState
     /// </summary>
     public double? LengthHint { get; init; }
 
+    /// <summary>
+    /// Who sent the request (an API key's tenant, a header, or <see cref="FairShare.DefaultTenant"/>): with fair share on,
+    /// tenants share the queue and the batch slots (<see cref="FairShare"/>).
+    /// </summary>
+    public string Tenant { get; init; } = FairShare.DefaultTenant;
+
     /// <summary>Predicted total output length L̂ in tokens (set at admission, may be refreshed).</summary>
     public double PredictedLength { get; set; } = 1;
 
@@ -75,6 +81,9 @@ public sealed class RequestState
 
     /// <summary>The admitting policy's state for this request; null while it is not admitted.</summary>
     internal PolicyEntry? Entry;
+
+    /// <summary>The pool scheduler's account of this request's tenant while it is admitted.</summary>
+    internal TenantAccount? Account;
 
     /// <summary>Records one speculative-decoding step that this request took part in.</summary>
     public void RecordStep(int emitted, int drafted, int accepted, double stepSeconds, double now)

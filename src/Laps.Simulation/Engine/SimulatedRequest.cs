@@ -13,6 +13,9 @@ public sealed record SimulatedRequest(int Index, double ArrivalTime, int PromptT
 {
     public int Length => AccLen.Length;
 
+    /// <summary>Who sent it (<c>laps sim --tenants</c>); one tenant by default.</summary>
+    public string Tenant { get; init; } = Laps.Scheduling.FairShare.DefaultTenant;
+
     /// <summary>The request's whole-run acceptance when replayed with speculation length k (accepted / drafted).</summary>
     public double TrueAcceptance(int k)
     {

@@ -18,6 +18,9 @@ public sealed record SimulationOptions
 
     /// <summary>Workers in the pool; 1 simulates a single worker.</summary>
     public int Workers { get; init; } = 1;
+
+    /// <summary>Tenants share each worker's batch slots (<see cref="Laps.Scheduling.FairShare"/>); the simulated queue is unbounded, so admission never refuses.</summary>
+    public bool FairShare { get; init; } = true;
 }
 
 /// <summary>What one simulated run measured.</summary>

@@ -86,7 +86,7 @@ public sealed class Simulator
             _requests = requests;
             _policy = policy;
             _onStep = onStep;
-            _scheduler = new PoolScheduler(policy, predictor);
+            _scheduler = new PoolScheduler(policy, predictor, options.FairShare);
             _workers = new Worker[options.Workers];
             for (var i = 0; i < _workers.Length; i++)
             {
@@ -169,6 +169,7 @@ public sealed class Simulator
                 {
                     Oracle = new OracleInfo(r.Length, r.TrueAcceptance(k)),
                     PromptTokenIds = r.PromptTokenIds,
+                    Tenant = r.Tenant,
                 };
                 _slots[r.Index] = new Slot(r, state);
                 _scheduler.Admit(state);

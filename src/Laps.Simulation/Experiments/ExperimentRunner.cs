@@ -78,6 +78,7 @@ public sealed class ExperimentRunner
         KvCapacityTokens = Spec.KvCapacityTokens,
         Resume = Spec.Resume,
         Workers = Spec.Workers,
+        FairShare = Spec.FairShare,
     };
 
     private Prepared Prepare(int batch, int seed)
@@ -104,7 +105,7 @@ public sealed class ExperimentRunner
     private RunResult RunOne(Prepared g, double rate, double load, string policyName)
     {
         var arrivals = _arrivals.Generate(g.Entries.Count, rate, new Random(unchecked((g.Seed * 7919) + 104729)));
-        var requests = SimulatedRequest.From(g.Entries, arrivals, Spec.Proposer);
+        var requests = WithTenants(SimulatedRequest.From(g.Entries, arrivals, Spec.Proposer), g.Seed);
         var policy = PolicyCatalog.Create(policyName, g.Context, Spec.PolicySettings);
         ILengthPredictor predictor = Spec.Predictor == LengthPredictorKind.Online
             ? new OnlineLengthPredictor() // a fresh learner per run, as a sidecar starts with one
@@ -147,8 +148,57 @@ public sealed class ExperimentRunner
             RecomputedTokens = outcome.RecomputedTokens,
             Workers = Spec.Workers,
             Latencies = outcome.Latencies,
+            FairShare = Spec.Tenants > 1 ? Spec.FairShare : null,
+            Tenants = Spec.Tenants > 1 ? PerTenant(requests, outcome) : null,
         };
     }
+
+    /// <summary>The name of tenant <paramref name="index"/> in a run of several tenants.</summary>
+    public static string TenantName(int index) => "t" + index.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Each request's tenant: tenant i with probability ∝ skew^i, drawn request by request from a generator of its own
+    /// (seeded by the run's seed), so every policy and both fair-share settings see the same tenants.
+    /// </summary>
+    private IReadOnlyList<SimulatedRequest> WithTenants(IReadOnlyList<SimulatedRequest> requests, int seed)
+    {
+        if (Spec.Tenants == 1)
+        {
+            return requests;
+        }
+
+        var weights = Enumerable.Range(0, Spec.Tenants).Select(i => Math.Pow(Spec.TenantSkew, i)).ToArray();
+        var total = weights.Sum();
+        var random = new Random(unchecked((seed * 65537) + 11));
+        return [.. requests.Select(r =>
+        {
+            var u = random.NextDouble() * total;
+            var tenant = 0;
+            while (tenant < weights.Length - 1 && u >= weights[tenant])
+            {
+                u -= weights[tenant++];
+            }
+
+            return r with { Tenant = TenantName(tenant) };
+        })];
+    }
+
+    private static TenantResult[] PerTenant(IReadOnlyList<SimulatedRequest> requests, SimulationOutcome outcome)
+        => [.. requests
+            .GroupBy(r => r.Tenant, StringComparer.Ordinal)
+            .OrderBy(g => g.Key.Length).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g =>
+            {
+                var latencies = g.Select(r => outcome.Latencies[r.Index]).ToArray();
+                return new TenantResult
+                {
+                    Tenant = g.Key,
+                    Requests = latencies.Length,
+                    MeanLatencySeconds = latencies.Average(),
+                    P99LatencySeconds = Statistics.Quantile(latencies, 0.99),
+                    MeanTtftSeconds = g.Average(r => outcome.Ttfts[r.Index]),
+                };
+            })];
 
     private sealed record Prepared(int Batch, int Seed, IReadOnlyList<WorkloadEntry> Entries, PolicyContext Context, double SaturationRps, double LengthLogSigma);
 }

@@ -84,6 +84,18 @@ public sealed record ExperimentSpec
     /// <summary>Workers in the simulated pool (one queue and policy, late binding); loads are of the pool's saturation.</summary>
     public int Workers { get; init; } = 1;
 
+    /// <summary>
+    /// Tenants the requests come from: request by request, tenant <c>i</c> (named <c>t0</c>, <c>t1</c>, ...) is drawn
+    /// with probability ∝ <see cref="TenantSkew"/>^i, from a generator seeded by the run's seed. 1: one tenant, as before.
+    /// </summary>
+    public int Tenants { get; init; } = 1;
+
+    /// <summary>Each tenant's share of the arrivals relative to the one before (1: equal shares; 0.25 with 2 tenants: 80% / 20%).</summary>
+    public double TenantSkew { get; init; } = 1;
+
+    /// <summary>Tenants share each worker's batch slots (<see cref="Laps.Scheduling.FairShare"/>); off: the policy's order alone.</summary>
+    public bool FairShare { get; init; } = true;
+
     /// <summary>Runs executed in parallel (each run is single-threaded and deterministic).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
 
@@ -167,6 +179,16 @@ public sealed record ExperimentSpec
         if (Workers is < 1 or > 1024)
         {
             throw new ArgumentOutOfRangeException(nameof(Workers), Workers, "workers must be in 1..1024");
+        }
+
+        if (Tenants is < 1 or > 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Tenants), Tenants, "tenants must be in 1..64");
+        }
+
+        if (!(TenantSkew > 0) || double.IsInfinity(TenantSkew))
+        {
+            throw new ArgumentOutOfRangeException(nameof(TenantSkew), TenantSkew, "tenant skew must be a positive number");
         }
 
         if (KvCapacityTokens < 1)

@@ -34,6 +34,26 @@ public sealed record RunResult
     /// <summary>Workers in the simulated pool (<c>busy_s</c> sums their compute time).</summary>
     [JsonPropertyName("workers")] public int Workers { get; init; } = 1;
 
+    /// <summary>Whether tenants shared the batch slots; null with one tenant (the switch changes nothing then).</summary>
+    [JsonPropertyName("fair_share")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? FairShare { get; init; }
+
+    /// <summary>Latency per tenant, with <c>laps sim --tenants N</c> (N &gt; 1); null with one tenant.</summary>
+    [JsonPropertyName("tenants")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<TenantResult>? Tenants { get; init; }
+
     /// <summary>Per-request latencies in seconds, in request order (for CDF plots; not serialised).</summary>
     [JsonIgnore] public double[] Latencies { get; init; } = [];
+}
+
+/// <summary>One tenant's requests in a run.</summary>
+public sealed record TenantResult
+{
+    [JsonPropertyName("tenant")] public required string Tenant { get; init; }
+    [JsonPropertyName("requests")] public required int Requests { get; init; }
+    [JsonPropertyName("mean_latency_s")] public required double MeanLatencySeconds { get; init; }
+    [JsonPropertyName("p99_latency_s")] public required double P99LatencySeconds { get; init; }
+    [JsonPropertyName("mean_ttft_s")] public required double MeanTtftSeconds { get; init; }
 }
