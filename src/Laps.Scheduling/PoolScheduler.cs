@@ -23,6 +23,9 @@ public sealed class PoolWorker
     /// <summary>KV tokens one step's batch may hold (prompts, generated tokens and the step's k + 1 new ones).</summary>
     public long KvCapacityTokens { get; }
 
+    /// <summary>Tenants given one of this worker's remainder batch slots at its last fair-share decision.</summary>
+    internal List<string> RemainderHolders { get; } = [];
+
     /// <summary>A retired worker takes no new work: it keeps only what it already holds, and only while no other worker can take it.</summary>
     public bool Retired { get; internal set; }
 
@@ -258,7 +261,7 @@ public sealed class PoolScheduler
         _fair = FairShareEnabled && _tenants.Count > 1 && !worker.Retired;
         if (_fair)
         {
-            AssignSlots(worker.MaxBatch);
+            AssignSlots(worker);
         }
 
         var buffer = worker.Buffer;
@@ -431,21 +434,30 @@ public sealed class PoolScheduler
     /// each of the <c>batch mod tenants</c> tenants with the least attained service (ties by name), so that at batch 1
     /// the least-served tenant runs.
     /// </summary>
-    private void AssignSlots(int batch)
+    private void AssignSlots(PoolWorker worker)
     {
+        // A tenant that held one of this worker's remainder slots keeps it until it is FairShare.QuantumSeconds ahead:
+        // handing the slot over at every step would preempt (and, on an engine, re-prefill) a request per step.
+        var holders = worker.RemainderHolders;
         _ranked.Clear();
         foreach (var account in _tenants.Values)
         {
             account.Taken = 0;
+            account.Rank = account.Attained - (holders.Contains(account.Name) ? FairShare.QuantumSeconds : 0);
             _ranked.Add(account);
         }
 
-        _ranked.Sort(static (a, b) => a.Attained != b.Attained ? a.Attained.CompareTo(b.Attained) : string.CompareOrdinal(a.Name, b.Name));
-        var each = batch / _ranked.Count;
-        var extra = batch % _ranked.Count;
+        _ranked.Sort(static (a, b) => a.Rank != b.Rank ? a.Rank.CompareTo(b.Rank) : string.CompareOrdinal(a.Name, b.Name));
+        var each = worker.MaxBatch / _ranked.Count;
+        var extra = worker.MaxBatch % _ranked.Count;
+        holders.Clear();
         for (var i = 0; i < _ranked.Count; i++)
         {
             _ranked[i].Quota = each + (i < extra ? 1 : 0);
+            if (i < extra)
+            {
+                holders.Add(_ranked[i].Name);
+            }
         }
     }
 

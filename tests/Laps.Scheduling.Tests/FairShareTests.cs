@@ -105,7 +105,8 @@ public sealed class FairShareTests
         Admit(pool, "a", 1, 2);
         Admit(pool, "b", 3);
 
-        // Both start at 0: ties go by name. Each step moves the slot to the tenant that has had less.
+        // Both start at 0: ties go by name. The slot goes to the tenant that has had less, and its holder keeps it
+        // until it is more than a quantum (0.5 s) ahead: with 1 s steps, "b" runs twice once it has the slot.
         var ran = new List<long>();
         for (var i = 0; i < 4; i++)
         {
@@ -114,8 +115,33 @@ public sealed class FairShareTests
             pool.RecordStep(r, emitted: 1, drafted: 4, accepted: 2, stepSeconds: 1, now: i);
         }
 
-        Assert.Equal([1L, 3L, 1L, 3L], ran);
+        Assert.Equal([1L, 3L, 3L, 1L], ran);
         Assert.Equal((2.0, 2.0), (pool.AttainedOf("a"), pool.AttainedOf("b")));
+    }
+
+    [Fact]
+    public void At_batch_one_short_steps_hand_the_slot_over_once_per_quantum_not_at_every_step()
+    {
+        var pool = new PoolScheduler(new FcfsPolicy(Context), new OracleLengthPredictor());
+        var w = pool.AddWorker(1);
+        Admit(pool, "a", 1);
+        Admit(pool, "b", 2);
+
+        // 10 ms steps: "a" (first by name) keeps the slot for a quantum (50 steps), then "b" until it is a quantum
+        // ahead (100 steps), and so on; the tenants' service never drifts further apart than one quantum.
+        const double step = 0.01;
+        var handovers = 0;
+        long? last = null;
+        for (var i = 0; i < 400; i++)
+        {
+            var r = Assert.Single(pool.Decide(w).Selected);
+            handovers += last is { } l && l != r.Id ? 1 : 0;
+            last = r.Id;
+            pool.RecordStep(r, emitted: 1, drafted: 4, accepted: 2, stepSeconds: step, now: i * step);
+            Assert.InRange(Math.Abs(pool.AttainedOf("a") - pool.AttainedOf("b")), 0, FairShare.QuantumSeconds + step + 1e-9);
+        }
+
+        Assert.InRange(handovers, 3, 4); // about once per 100 steps after the first 50, where a slot per step gives 399
     }
 
     [Fact]
