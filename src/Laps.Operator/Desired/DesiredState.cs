@@ -192,6 +192,11 @@ public static partial class DesiredState
     private static V1Deployment WorkerDeployment(ResolvedPool p)
     {
         var w = p.Workers;
+        if (Engines.IsReal(w.Engine))
+        {
+            return EngineWorkerDeployment(p);
+        }
+
         var container = new V1Container
         {
             Name = PoolLabels.Worker,

@@ -25,9 +25,34 @@ public static partial class SpecValidator
         }
 
         var w = pool.Workers;
-        if (w.Engine is not (Engines.Sim or Engines.Custom))
+        if (w.Engine is not (Engines.Sim or Engines.Custom or Engines.Vllm or Engines.Sglang))
         {
-            errors.Add($"workers.engine '{w.Engine}' must be sim or custom");
+            errors.Add($"workers.engine '{w.Engine}' must be sim, custom, vllm or sglang");
+        }
+
+        if (Engines.IsReal(w.Engine) && w.Llm.Length == 0)
+        {
+            errors.Add("workers.models.llm is required when workers.engine is vllm or sglang (the model the engine serves)");
+        }
+
+        if (Engines.IsReal(w.Engine) && w.Proposer is "eagle" or "draft" && w.Ssm is null)
+        {
+            errors.Add($"workers.models.ssm is required when workers.proposer is {w.Proposer} on engine {w.Engine} (the EAGLE head or draft model)");
+        }
+
+        if (!Engines.IsReal(w.Engine) && w.HasEngineSettings)
+        {
+            errors.Add("workers.engineImage, workers.modelCache and workers.huggingFaceToken apply only to engine vllm or sglang");
+        }
+
+        if (w.HuggingFaceTokenSecret is "")
+        {
+            errors.Add("workers.huggingFaceToken.secretName is required when workers.huggingFaceToken is set");
+        }
+
+        if (w.SpeculationLength is < 1 or > 16)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"workers.speculationLength ({w.SpeculationLength}) must be in 1..16"));
         }
 
         if (w.Engine == Engines.Custom && string.IsNullOrEmpty(w.Image))
