@@ -37,7 +37,7 @@ public static partial class SpecValidator
 
         if (Engines.IsReal(w.Engine) && w.Proposer is "eagle" or "draft" && w.Ssm is null)
         {
-            errors.Add($"workers.models.ssm is required when workers.proposer is {w.Proposer} on engine {w.Engine} (the EAGLE head or draft model)");
+            errors.Add("workers.models.ssm is required when workers.proposer is eagle or draft on engine vllm or sglang (the EAGLE head or draft model)");
         }
 
         if (!Engines.IsReal(w.Engine) && w.HasEngineSettings)
