@@ -12,7 +12,8 @@ namespace Laps.Cli.Commands;
 /// <summary>
 /// <c>laps operator render -f pool.yaml [-f more.yaml]</c>: every object the operator would create for each pool, as YAML
 /// documents, offline: the operator's own pure <see cref="DesiredState.Build"/> with the ServiceMonitor kind installed. The
-/// worker token Secret has no data here: the operator fills in a random token when it creates it.
+/// worker token Secret has no data here: the operator fills in a random token when it creates it; and a pool without a
+/// uid (one not read from a cluster) gets no owner references.
 /// </summary>
 internal sealed class OperatorRenderCommand : Command
 {
@@ -71,7 +72,17 @@ internal sealed class OperatorRenderCommand : Command
                     throw new UsageException($"-f {file}: InferencePool {pool.Metadata.Name} is invalid: {string.Join("; ", errors)}");
                 }
 
-                documents.Add(KubernetesYaml.SerializeAll(DesiredState.Build(pool, settings, capabilities)));
+                var objects = DesiredState.Build(pool, settings, capabilities);
+                if (string.IsNullOrEmpty(pool.Metadata.Uid))
+                {
+                    // An owner reference needs the pool's uid, which only the API server assigns.
+                    foreach (var o in objects)
+                    {
+                        o.Metadata.OwnerReferences = null;
+                    }
+                }
+
+                documents.Add(KubernetesYaml.SerializeAll(objects));
             }
         }
 
