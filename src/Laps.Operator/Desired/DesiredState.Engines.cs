@@ -9,10 +9,17 @@ namespace Laps.Operator.Desired;
 /// Worker pods of a real engine (docs/engines.md "An engine pod"): the engine's official image serving its HTTP API on
 /// the pod's loopback only, and the Laps adapter (<c>laps worker --engine vllm|sglang</c>) serving laps.worker.v1 to the
 /// scheduler with the pool's worker token. The engine's flags repeat what the adapter is told (proposer, k, batch cap).
+/// The adapter also serves the engine's <c>/metrics</c> on <see cref="EngineMetricsPort"/> (named
+/// <see cref="EngineMetricsPortName"/>), which the workers' Service exposes and the ServiceMonitor P-engines scrapes.
 /// </summary>
 public static partial class DesiredState
 {
     public const string EngineContainer = "engine";
+
+    /// <summary>The adapter's engine metrics proxy (<c>laps worker --engine-metrics-port</c>) in an engine pod.</summary>
+    public const int EngineMetricsPort = 9400;
+
+    public const string EngineMetricsPortName = "engine-metrics";
     public const string ModelCacheDirectory = "/model-cache";
 
     // A model download and load may take long: the startup probe allows 30 minutes (180 × 10 s) before the kubelet restarts the engine.
@@ -41,8 +48,13 @@ public static partial class DesiredState
                 "--k", Invariant(w.SpeculationLength),
                 "--max-batch", Invariant(w.MaxBatch),
                 "--token-file", WorkerTokenFile,
+                "--engine-metrics-port", Invariant(EngineMetricsPort),
             ],
-            Ports = [new V1ContainerPort { Name = "grpc", ContainerPort = w.Port, Protocol = "TCP" }],
+            Ports =
+            [
+                new V1ContainerPort { Name = "grpc", ContainerPort = w.Port, Protocol = "TCP" },
+                new V1ContainerPort { Name = EngineMetricsPortName, ContainerPort = EngineMetricsPort, Protocol = "TCP" },
+            ],
             Env = [.. PodIdentity()],
             // The adapter answers Describe with UNAVAILABLE until the engine is healthy; the pod's readiness is the engine's.
             ReadinessProbe = new V1Probe { TcpSocket = new V1TCPSocketAction { Port = "grpc" }, PeriodSeconds = 5, FailureThreshold = 3 },

@@ -92,6 +92,9 @@ public sealed record ResolvedPool(
 
     public string SchedulerName => Name + "-scheduler";
 
+    /// <summary>The ServiceMonitor of an engine pool's engines (the pool's own is named after the pool).</summary>
+    public string EnginesMonitorName => Name + "-engines";
+
     /// <summary>The Secret with the pool's worker token (key <c>token</c>), which the operator creates once.</summary>
     public string WorkerTokenName => Name + "-worker-token";
 
