@@ -65,6 +65,9 @@ public sealed class CrdSchemaTests
     [InlineData("workers: {engine: vllm, proposer: draft, models: {llm: m}}", "workers.models.ssm is required when workers.proposer is eagle or draft on engine vllm or sglang")]
     [InlineData("workers: {engine: sim, engineImage: vllm/vllm-openai:v0.18.0}", "workers.engineImage, workers.modelCache and workers.huggingFaceToken apply only to engine vllm or sglang")]
     [InlineData("workers: {engine: custom, image: x, huggingFaceToken: {secretName: hf}}", "workers.engineImage, workers.modelCache and workers.huggingFaceToken apply only to engine vllm or sglang")]
+    [InlineData("workers: {engine: vllm, port: 9400, models: {llm: m, ssm: s}}", "workers.port must not be the engine's port (vllm 8000, sglang 30000) or the engine metrics port 9400")]
+    [InlineData("workers: {engine: vllm, port: 8000, models: {llm: m, ssm: s}}", "workers.port must not be the engine's port (vllm 8000, sglang 30000) or the engine metrics port 9400")]
+    [InlineData("workers: {engine: sglang, port: 30000, models: {llm: m, ssm: s}}", "workers.port must not be the engine's port (vllm 8000, sglang 30000) or the engine metrics port 9400")]
     [InlineData("scheduler: {policy: srpt, laps: {queues: 2}}", "scheduler.laps applies only to policy laps")]
     [InlineData("scheduler: {policy: laps, mlfq: {levels: 2}}", "scheduler.mlfq applies only to policy mlfq")]
     [InlineData("scheduler: {starvationGuard: true}", "scheduler.starvationGuard applies only to policy sjf or srpt")]
@@ -86,6 +89,8 @@ public sealed class CrdSchemaTests
     [InlineData("workers: {engine: custom, image: registry/x:1}")]
     [InlineData("workers: {engine: vllm, models: {llm: m, ssm: s}}")]
     [InlineData("workers: {engine: sglang, proposer: ngram, models: {llm: m}}")]
+    [InlineData("workers: {engine: sglang, port: 8000, models: {llm: m, ssm: s}}")]
+    [InlineData("workers: {engine: sim, port: 9400}")]
     [InlineData("workers: {engine: vllm, models: {llm: m, ssm: s}, engineImage: x, modelCache: {claimName: c, sizeLimit: 40Gi}, huggingFaceToken: {secretName: hf}}")]
     [InlineData("scheduler: {policy: laps, laps: {queues: 2}}")]
     [InlineData("scheduler: {policy: mlfq, mlfq: {levels: 2, starvationGuard: true}}")]
@@ -106,7 +111,7 @@ public sealed class CrdSchemaTests
         var env = new CelEnvironment(null, "");
         var rules = Schema.RuleTexts().ToList();
 
-        Assert.Equal(10, rules.Count);
+        Assert.Equal(11, rules.Count);
         Assert.All(rules, r => Assert.NotNull(env.Compile(r)));
     }
 

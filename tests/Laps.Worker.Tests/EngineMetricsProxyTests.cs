@@ -2,6 +2,7 @@ using System.Net;
 using Laps.Emulation;
 using Laps.Worker.Engines;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -13,16 +14,17 @@ namespace Laps.Worker.Tests;
 /// `laps worker --engine-metrics-port`: the proxy on a real loopback socket in front of an emulated engine (or an engine
 /// that is down, slow or wrong), scraped over HTTP/1.1 as Prometheus scrapes it.
 /// </summary>
-public sealed class EngineMetricsProxyTests : IAsyncLifetime
+public sealed class EngineMetricsProxyTests : IAsyncLifetime, IDisposable
 {
     private readonly List<WebApplication> _apps = [];
     private readonly HttpClient _http = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
 
+    public void Dispose() => _http.Dispose();
+
     public async Task DisposeAsync()
     {
-        _http.Dispose();
         foreach (var app in Enumerable.Reverse(_apps))
         {
             await app.StopAsync();

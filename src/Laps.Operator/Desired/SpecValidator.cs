@@ -75,6 +75,12 @@ public static partial class SpecValidator
             errors.Add("workers.port must be in 1..65535");
         }
 
+        // The adapter's gRPC port beside the engine's own and the engine metrics proxy, in one pod.
+        if (Engines.IsReal(w.Engine) && (w.Port == w.EnginePort || w.Port == DesiredState.EngineMetricsPort))
+        {
+            errors.Add("workers.port must not be the engine's port (vllm 8000, sglang 30000) or the engine metrics port 9400 on engine vllm or sglang");
+        }
+
         // A policy's knobs (a section, as scheduler.laps, or one field) only beside that policy.
         var s = pool.Scheduler;
         errors.AddRange(s.Knobs()
