@@ -20,6 +20,7 @@ public static partial class DesiredState
     public const int EngineMetricsPort = 9400;
 
     public const string EngineMetricsPortName = "engine-metrics";
+
     public const string ModelCacheDirectory = "/model-cache";
 
     // A model download and load may take long: the startup probe allows 30 minutes (180 × 10 s) before the kubelet restarts the engine.
