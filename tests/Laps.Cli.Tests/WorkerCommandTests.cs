@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Text.RegularExpressions;
 using Grpc.Net.Client;
+using Laps.Worker;
 using Laps.Worker.V1;
+using Microsoft.Extensions.Logging;
 
 namespace Laps.Cli.Tests;
 
@@ -96,6 +98,48 @@ public sealed class WorkerCommandTests
         Assert.Contains($"calls need the worker token in {token}", Text(), StringComparison.Ordinal);
         await stop.CancelAsync();
         Assert.Equal(0, await run.WaitAsync(timeout.Token));
+
+        string Text()
+        {
+            lock (output)
+            {
+                return stdout.ToString();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task An_adapter_with_an_engine_metrics_port_serves_the_engines_metrics_there()
+    {
+        await using var engine = Laps.Emulation.EmulatorHost.Build(
+            new Laps.Emulation.EmulatorOptions { Engine = Laps.Worker.Engines.EngineKind.Vllm }, "127.0.0.1", 0,
+            b => b.Logging.ClearProviders());
+        await engine.StartAsync();
+        var engineUrl = engine.BoundAddresses()[0];
+        using var stdout = new StringWriter();
+        var output = TextWriter.Synchronized(stdout);
+        using var stop = new CancellationTokenSource();
+        var parse = new LapsCommand().Parse(["worker", "--port", "0", "--engine", "vllm", "--engine-url", engineUrl.ToString(), "--engine-metrics-port", "0"]);
+        var run = parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = TextWriter.Null, ProcessTerminationTimeout = null }, stop.Token);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        Match address;
+        while (!(address = Regex.Match(Text(), @"the engine's metrics at (http://127\.0\.0\.1:\d+/metrics)")).Success)
+        {
+            Assert.False(run.IsCompleted, "the worker exited");
+            await Task.Delay(20, timeout.Token);
+        }
+
+        using (var http = new HttpClient())
+        {
+            var metrics = await http.GetStringAsync(new Uri(address.Groups[1].Value), timeout.Token);
+            Assert.Equal(await http.GetStringAsync(new Uri(engineUrl, "metrics"), timeout.Token), metrics);
+            Assert.Contains("vllm:num_requests_waiting", metrics, StringComparison.Ordinal);
+        }
+
+        await stop.CancelAsync();
+        Assert.Equal(0, await run.WaitAsync(timeout.Token));
+        await engine.StopAsync();
 
         string Text()
         {

@@ -84,6 +84,28 @@ public class ChartToolTests
         Assert.Contains("ok v1 Secret", result.Stdout, StringComparison.Ordinal);
     }
 
+    // What the operator (and `laps operator render`) creates for every example pool: the vLLM and SGLang pods and the rest.
+    [Fact]
+    public void The_example_pools_objects_match_the_schemas_of_their_kinds()
+    {
+        var files = Directory.GetFiles(Tools.InRepo("examples"), "inferencepool-*.yaml").Order(StringComparer.Ordinal).ToList();
+        var objects = files.Select(file =>
+        {
+            var pool = k8s.KubernetesYaml.Deserialize<Laps.Operator.Model.InferencePool>(File.ReadAllText(file), strict: true);
+            pool.Metadata.Uid = "00000000-0000-0000-0000-000000000001"; // as the API server assigns it
+            return k8s.KubernetesYaml.SerializeAll(Laps.Operator.Desired.DesiredState.Build(
+                pool, new Laps.Operator.OperatorSettings(), new Laps.Operator.ClusterCapabilities(ServiceMonitorCrd: true)));
+        }).ToList();
+        var text = string.Join("---\n", objects);
+
+        var result = Tools.Run(Tools.Node, [Tools.InRepo("scripts", "validate-manifests.mjs"), "--modules", Tools.NodeModules, "-"], stdin: text);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Equal(new Rendered(text).Documents.Count, result.Stdout.Split('\n').Count(l => l.StartsWith("ok ", StringComparison.Ordinal)));
+        Assert.Contains("ok apps/v1 Deployment llama-vllm-workers", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("ok apps/v1 Deployment llama-sglang-workers", result.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Promtool_accepts_the_alert_rules()
     {

@@ -24,6 +24,8 @@ public class RbacTests
         .. Triples("rbac.authorization.k8s.io", ["roles", "rolebindings"], Crud),
         // The operator grants these to each pool's scheduler, and Kubernetes lets it grant only what it holds.
         .. Triples("discovery.k8s.io", ["endpointslices"], ["get", "list", "watch"]),
+        // Read only: the worker pods' container states (Degraded WorkersFailing).
+        .. Triples("", ["pods"], ["get", "list", "watch"]),
         .. Triples("coordination.k8s.io", ["leases"], ["get", "create", "update"]),
         .. Triples("monitoring.coreos.com", ["servicemonitors"], Crud),
         .. Triples("", ["events"], ["create", "patch"]),

@@ -169,7 +169,7 @@ public sealed class DashboardTests
     [Fact]
     public void Engine_queries_aggregate_by_namespace_pool_and_at_most_pod_and_never_filter_on_worker()
     {
-        // Engine series carry the PodMonitor's pod label, not the sidecar's worker label: a $worker filter would drop them.
+        // Engine series carry the pod label their ServiceMonitor P-engines gives them, not the sidecar's worker label: a $worker filter would drop them.
         foreach (var (panel, expr) in Board.Queries.Where(q => q.Expr.Contains("vllm:", StringComparison.Ordinal) || q.Expr.Contains("sglang:", StringComparison.Ordinal)))
         {
             Assert.DoesNotContain("$worker", expr, StringComparison.Ordinal);

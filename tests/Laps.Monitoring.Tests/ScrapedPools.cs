@@ -21,9 +21,9 @@ namespace Laps.Monitoring.Tests;
 /// <item>pool <c>faults</c>: worker 1 is stopped, so a request routed to it migrates to worker 0; then worker 0 is
 /// stopped too, so the next request fails with worker_error.</item>
 /// <item>pools <c>vllm</c> and <c>sglang</c> (`laps up --engine vllm|sglang`: the adapter in front of an emulated
-/// engine): `laps bench` through the scheduler; each engine is scraped as its PodMonitor would (job laps-engine,
-/// labels namespace, pool, pod). Requests sent to the vLLM engine directly, beyond its batch cap, fill its waiting
-/// queue, as an engine capped below the pool's batch would.</item>
+/// engine): `laps bench` through the scheduler; each engine is scraped through its adapter's engine metrics proxy, as
+/// the pool's ServiceMonitor P-engines does (job laps-engine, labels namespace, pool, pod). Requests sent to the vLLM
+/// engine directly, beyond its batch cap, fill its waiting queue, as an engine capped below the pool's batch would.</item>
 /// <item>`laps operator` (leader-elected) against the fake Kubernetes API server, reconciling an InferencePool.</item>
 /// </list>
 /// </summary>
@@ -160,8 +160,11 @@ public sealed class ScrapedPools : IAsyncLifetime, IDisposable
     private static ScrapeTarget Scheduler(LocalPool pool, string name)
         => new(SchedulerJob, pool.Url, new Dictionary<string, string> { ["namespace"] = Namespace, ["pool"] = name });
 
-    /// <summary>Each engine's /metrics with the labels the engine pool's PodMonitor gives it (pod: one of P-workers' pods).</summary>
-    private static IEnumerable<ScrapeTarget> Engines(LocalPool pool, string name) => pool.EngineUrls.Select((url, i) => new ScrapeTarget(
+    /// <summary>
+    /// Each engine's /metrics through its adapter's proxy, with the labels the pool's ServiceMonitor P-engines gives it
+    /// (pod: one of P-workers' pods).
+    /// </summary>
+    private static IEnumerable<ScrapeTarget> Engines(LocalPool pool, string name) => pool.EngineMetricsUrls.Select((url, i) => new ScrapeTarget(
         EngineJob, url, new Dictionary<string, string> { ["namespace"] = Namespace, ["pool"] = name, ["pod"] = $"{name}-workers-{i}" }));
 
     /// <summary>Requests through the scheduler, so the adapter, the engine and the sidecar all count them.</summary>

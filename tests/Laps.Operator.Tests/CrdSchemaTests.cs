@@ -22,17 +22,20 @@ public sealed class CrdSchemaTests
     }
 
     [Fact]
-    public void The_examples_directory_has_the_cpu_and_gpu_pools()
+    public void The_examples_directory_has_the_cpu_vllm_and_sglang_pools()
     {
         // The other examples (autoscaling) are not pools: tests/Laps.Deploy.Tests checks them.
-        Assert.Equal(["inferencepool-cpu-sim.yaml", "inferencepool-gpu.yaml"], Directory.GetFiles("examples", "inferencepool-*.yaml").Select(Path.GetFileName).Order());
+        Assert.Equal(["inferencepool-cpu-sim.yaml", "inferencepool-sglang.yaml", "inferencepool-vllm-eagle.yaml"], Directory.GetFiles("examples", "inferencepool-*.yaml").Select(Path.GetFileName).Order());
     }
 
     [Theory]
     [InlineData("workers: {replicas: -1}", "/spec/workers/replicas")]
     [InlineData("workers: {speculationLength: 17}", "/spec/workers/speculationLength")]
     [InlineData("workers: {proposer: medusa}", "/spec/workers/proposer")]
-    [InlineData("workers: {engine: vllm}", "/spec/workers/engine")]
+    [InlineData("workers: {engine: tgi}", "/spec/workers/engine")]
+    [InlineData("workers: {engine: vllm, models: {llm: m, ssm: s}, modelCache: {sizeLimit: lots}}", "/spec/workers/modelCache/sizeLimit")]
+    [InlineData("workers: {engine: vllm, models: {llm: m, ssm: s}, huggingFaceToken: {key: token}}", "/spec/workers/huggingFaceToken")]
+    [InlineData("workers: {engine: vllm, models: {llm: m, ssm: s}, huggingFaceToken: {secretName: HF}}", "/spec/workers/huggingFaceToken/secretName")]
     [InlineData("workers: {sim: {timeScale: 0}}", "/spec/workers/sim/timeScale")]
     [InlineData("workers: {replicaz: 2}", "/spec/workers")]
     [InlineData("workers: {resources: {limits: {memory: lots}}}", "/spec/workers/resources/limits/memory")]
@@ -57,6 +60,14 @@ public sealed class CrdSchemaTests
     [Theory]
     [InlineData("workers: {engine: custom}", "workers.image is required when workers.engine is custom")]
     [InlineData("workers: {engine: custom, image: x, sim: {workload: chat}}", "workers.sim applies only to engine sim")]
+    [InlineData("workers: {engine: vllm, proposer: ngram}", "workers.models.llm is required when workers.engine is vllm or sglang")]
+    [InlineData("workers: {engine: sglang, models: {llm: m}}", "workers.models.ssm is required when workers.proposer is eagle or draft on engine vllm or sglang")]
+    [InlineData("workers: {engine: vllm, proposer: draft, models: {llm: m}}", "workers.models.ssm is required when workers.proposer is eagle or draft on engine vllm or sglang")]
+    [InlineData("workers: {engine: sim, engineImage: vllm/vllm-openai:v0.18.0}", "workers.engineImage, workers.modelCache and workers.huggingFaceToken apply only to engine vllm or sglang")]
+    [InlineData("workers: {engine: custom, image: x, huggingFaceToken: {secretName: hf}}", "workers.engineImage, workers.modelCache and workers.huggingFaceToken apply only to engine vllm or sglang")]
+    [InlineData("workers: {engine: vllm, port: 9400, models: {llm: m, ssm: s}}", "workers.port must not be the engine's port (vllm 8000, sglang 30000) or the engine metrics port 9400")]
+    [InlineData("workers: {engine: vllm, port: 8000, models: {llm: m, ssm: s}}", "workers.port must not be the engine's port (vllm 8000, sglang 30000) or the engine metrics port 9400")]
+    [InlineData("workers: {engine: sglang, port: 30000, models: {llm: m, ssm: s}}", "workers.port must not be the engine's port (vllm 8000, sglang 30000) or the engine metrics port 9400")]
     [InlineData("scheduler: {policy: srpt, laps: {queues: 2}}", "scheduler.laps applies only to policy laps")]
     [InlineData("scheduler: {policy: laps, mlfq: {levels: 2}}", "scheduler.mlfq applies only to policy mlfq")]
     [InlineData("scheduler: {starvationGuard: true}", "scheduler.starvationGuard applies only to policy sjf or srpt")]
@@ -76,6 +87,11 @@ public sealed class CrdSchemaTests
 
     [Theory]
     [InlineData("workers: {engine: custom, image: registry/x:1}")]
+    [InlineData("workers: {engine: vllm, models: {llm: m, ssm: s}}")]
+    [InlineData("workers: {engine: sglang, proposer: ngram, models: {llm: m}}")]
+    [InlineData("workers: {engine: sglang, port: 8000, models: {llm: m, ssm: s}}")]
+    [InlineData("workers: {engine: sim, port: 9400}")]
+    [InlineData("workers: {engine: vllm, models: {llm: m, ssm: s}, engineImage: x, modelCache: {claimName: c, sizeLimit: 40Gi}, huggingFaceToken: {secretName: hf}}")]
     [InlineData("scheduler: {policy: laps, laps: {queues: 2}}")]
     [InlineData("scheduler: {policy: mlfq, mlfq: {levels: 2, starvationGuard: true}}")]
     [InlineData("scheduler: {policy: srpt, starvationGuard: true}")]
@@ -95,7 +111,7 @@ public sealed class CrdSchemaTests
         var env = new CelEnvironment(null, "");
         var rules = Schema.RuleTexts().ToList();
 
-        Assert.Equal(7, rules.Count);
+        Assert.Equal(11, rules.Count);
         Assert.All(rules, r => Assert.NotNull(env.Compile(r)));
     }
 

@@ -12,7 +12,7 @@ public sealed class DesiredStateGoldenTests
 {
     private static readonly OperatorSettings Settings = new() { DefaultImage = "ghcr.io/laps-dev/laps:test" };
 
-    public static TheoryData<string> Cases => ["minimal", "laps-tuned", "gpu-custom", "secured"];
+    public static TheoryData<string> Cases => ["minimal", "laps-tuned", "gpu-custom", "secured", "vllm-eagle", "sglang"];
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -235,6 +235,99 @@ public sealed class DesiredStateTests
         Assert.Contains(SpecValidator.Validate(ResolvedPool.From(pool, Settings)), e => e.StartsWith(error, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("vllm")]
+    [InlineData("sglang")]
+    public void An_engine_pools_adapter_serves_the_engines_metrics_on_a_named_port_of_the_workers_Service(string engine)
+    {
+        var objects = DesiredState.Build(EnginePool(engine, monitoring: false), Settings, ClusterCapabilities.None);
+
+        var pod = Workers(objects).Spec.Template.Spec;
+        var adapter = pod.Containers.Single(c => c.Name == PoolLabels.Worker);
+        var at = adapter.Args.IndexOf("--engine-metrics-port");
+        Assert.True(at > 0, string.Join(' ', adapter.Args));
+        Assert.Equal("9400", adapter.Args[at + 1]);
+        var port = Assert.Single(adapter.Ports, p => p.Name == "engine-metrics");
+        Assert.Equal((9400, "TCP"), (port.ContainerPort, port.Protocol));
+        Assert.Null(pod.Containers.Single(c => c.Name == DesiredState.EngineContainer).Ports); // the engine stays on loopback
+
+        var service = objects.OfType<V1Service>().Single(s => s.Metadata.Name == "p-workers");
+        Assert.Equal(
+            [("grpc", 50051, "grpc"), ("engine-metrics", 9400, "engine-metrics")],
+            service.Spec.Ports.Select(p => (p.Name, p.Port, p.TargetPort.Value)));
+    }
+
+    [Fact]
+    public void A_sim_pool_has_no_engine_metrics_port()
+    {
+        var objects = DesiredState.Build(Pool(_ => { }), Settings, ClusterCapabilities.None);
+
+        var worker = Assert.Single(Workers(objects).Spec.Template.Spec.Containers);
+        Assert.DoesNotContain("--engine-metrics-port", worker.Args);
+        Assert.Equal(["grpc"], worker.Ports.Select(p => p.Name));
+        Assert.Equal(["grpc"], objects.OfType<V1Service>().Single(s => s.Metadata.Name == "p-workers").Spec.Ports.Select(p => p.Name));
+    }
+
+    [Theory]
+    [InlineData("vllm")]
+    [InlineData("sglang")]
+    public void An_engine_pool_is_scraped_by_a_second_ServiceMonitor_with_the_pools_interval_and_labels(string engine)
+    {
+        var objects = DesiredState.Build(EnginePool(engine, monitoring: true), Settings, new ClusterCapabilities(true));
+
+        var monitors = objects.OfType<ServiceMonitor>().ToDictionary(m => m.Metadata.Name);
+        Assert.Equal(["p", "p-engines"], monitors.Keys.Order());
+        var pool = monitors["p"];
+        var engines = monitors["p-engines"];
+        Assert.Equal(pool.Metadata.Labels["release"], engines.Metadata.Labels["release"]);
+        Assert.Equal("ns", engines.Metadata.NamespaceProperty);
+        Assert.Equal("u", Assert.Single(engines.Metadata.OwnerReferences).Uid);
+
+        // It selects the workers' Service (and only it), at the port that Service names.
+        var selected = objects.OfType<V1Service>()
+            .Where(s => engines.Spec.Selector.MatchLabels.All(l => s.Metadata.Labels.TryGetValue(l.Key, out var v) && v == l.Value))
+            .ToList();
+        var service = Assert.Single(selected);
+        Assert.Equal("p-workers", service.Metadata.Name);
+        var endpoint = Assert.Single(engines.Spec.Endpoints);
+        Assert.Contains(endpoint.Port, service.Spec.Ports.Select(p => p.Name));
+        Assert.Equal(("engine-metrics", "/metrics", "30s"), (endpoint.Port, endpoint.Path, endpoint.Interval));
+        Assert.Equal(pool.Spec.Endpoints[0].Interval, endpoint.Interval);
+
+        // The labels the dashboard's engine row and the laps-engine alerts select and group by (namespace and pod: the target's).
+        Assert.Equal([("job", "laps-engine"), ("pool", "p")], endpoint.Relabelings!.Select(r => (r.TargetLabel, r.Replacement)));
+    }
+
+    [Theory]
+    [InlineData("sim", true, true, false)]
+    [InlineData("vllm", false, true, false)]
+    [InlineData("vllm", true, false, false)]
+    [InlineData("vllm", true, true, true)]
+    public void The_engines_ServiceMonitor_is_desired_only_for_an_engine_pool_with_its_monitoring_on_and_the_CRD(string engine, bool enabled, bool crd, bool expected)
+    {
+        var pool = engine == "sim"
+            ? Pool(s => s.Monitoring = new MonitoringSpec { ServiceMonitor = new ServiceMonitorSpec { Enabled = enabled } })
+            : EnginePool(engine, enabled);
+
+        var objects = DesiredState.Build(pool, Settings, new ClusterCapabilities(crd));
+
+        Assert.Equal(expected, objects.OfType<ServiceMonitor>().Any(m => m.Metadata.Name == "p-engines"));
+    }
+
+    [Fact]
+    public void An_engine_pools_NetworkPolicy_lets_Prometheus_reach_the_engine_metrics_port_and_nothing_else_but_grpc()
+    {
+        var objects = DesiredState.Build(EnginePool("vllm", monitoring: true), Settings, new ClusterCapabilities(true));
+
+        var rules = Assert.Single(objects.OfType<V1NetworkPolicy>()).Spec.Ingress;
+
+        Assert.Equal(2, rules.Count);
+        Assert.Equal([("grpc", "TCP")], rules[0].Ports.Select(p => (p.Port.Value, p.Protocol)));
+        Assert.Equal([("engine-metrics", "TCP")], rules[1].Ports.Select(p => (p.Port.Value, p.Protocol)));
+        var prometheus = Assert.Single(rules[1].FromProperty);
+        Assert.Equal("monitoring", prometheus.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]);
+    }
+
     [Fact]
     public void A_bad_Prometheus_namespace_is_named_in_the_spec_errors()
     {
@@ -254,6 +347,15 @@ public sealed class DesiredStateTests
     private static string SchedulerHash(InferencePool pool)
         => DesiredState.Build(pool, Settings, ClusterCapabilities.None).OfType<V1Deployment>()
             .Single(d => d.Metadata.Name == "p-scheduler").Spec.Template.Metadata.Annotations[PoolLabels.ConfigHash];
+
+    private static InferencePool EnginePool(string engine, bool monitoring) => Pool(s =>
+    {
+        s.Workers = new WorkersSpec { Engine = engine, Models = new ModelsSpec { Llm = "meta-llama/Llama-3.1-8B-Instruct", Ssm = "yuhuili/EAGLE-LLaMA3.1-Instruct-8B" } };
+        s.Monitoring = new MonitoringSpec
+        {
+            ServiceMonitor = new ServiceMonitorSpec { Enabled = monitoring, Interval = "30s", Labels = new Dictionary<string, string> { ["release"] = "kube-prometheus-stack" } },
+        };
+    });
 
     private static InferencePool Pool(Action<InferencePoolSpec> spec)
     {

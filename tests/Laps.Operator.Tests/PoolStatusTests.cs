@@ -25,6 +25,55 @@ public sealed class PoolStatusTests
     }
 
     [Fact]
+    public void Containers_waiting_for_a_reason_that_does_not_pass_are_failing_workers_and_others_are_not()
+    {
+        static V1Pod Pod(string name, string container, string reason, bool deleting = false, bool init = false)
+        {
+            var status = new V1ContainerStatus
+            {
+                Name = container, Image = "i", ImageID = "", Ready = false, RestartCount = 0,
+                State = new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = reason, Message = "line one\nline two" } },
+            };
+            return new V1Pod
+            {
+                Metadata = new V1ObjectMeta { Name = name, DeletionTimestamp = deleting ? T0.UtcDateTime : null },
+                Status = new V1PodStatus { ContainerStatuses = init ? null : [status], InitContainerStatuses = init ? [status] : null },
+            };
+        }
+
+        var failing = PoolStatus.FailingWorkers(
+        [
+            Pod("w-2", "engine", "CrashLoopBackOff"),
+            Pod("w-1", "worker", "CreateContainerConfigError"),
+            Pod("w-3", "engine", "ContainerCreating"),
+            Pod("w-4", "engine", "ErrImagePull", deleting: true),
+            Pod("w-5", "setup", "ImagePullBackOff", init: true),
+        ]);
+
+        Assert.Equal(
+            [
+                "pod w-1 container worker: CreateContainerConfigError: line one line two",
+                "pod w-2 container engine: CrashLoopBackOff: line one line two",
+                "pod w-5 container setup: ImagePullBackOff: line one line two",
+            ],
+            failing);
+    }
+
+    [Fact]
+    public void Failing_workers_degrade_the_pool_unless_an_apply_error_says_more()
+    {
+        var pool = Pool(workers: 1, schedulers: 1);
+        string[] failing = ["pod w-1 container engine: ImagePullBackOff"];
+
+        var result = PoolStatus.Compute(pool, null, Deployment(1, 0), Deployment(1, 1), [], null, T0, failingWorkers: failing);
+        var withApplyError = PoolStatus.Compute(pool, null, Deployment(1, 0), Deployment(1, 1), [], "500 boom", T0, failingWorkers: failing);
+
+        var degraded = PoolStatus.Find(result, Conditions.Degraded)!;
+        Assert.Equal(("True", Conditions.WorkersFailing, failing[0]), (degraded.Status, degraded.Reason, degraded.Message));
+        Assert.Equal(Conditions.ApplyFailed, PoolStatus.Find(withApplyError, Conditions.Degraded)!.Reason);
+    }
+
+    [Fact]
     public void Active_passive_schedulers_count_as_rolled_out_with_only_the_leader_ready()
     {
         var result = PoolStatus.Compute(Pool(workers: 2, schedulers: 3), null, Deployment(2, 2), Deployment(3, 1), [], null, T0);

@@ -444,4 +444,111 @@ public sealed class ReconcileScenarioTests
         var args = h.Server.Get<V1Deployment>(OperatorHarness.Ns, "chat-scheduler").Spec.Template.Spec.Containers[0].Args;
         Assert.Contains("--api-key-file", args);
     }
+
+    private static void VllmWorkers(InferencePoolSpec spec, int replicas = 2) => spec.Workers = new WorkersSpec
+    {
+        Replicas = replicas,
+        Engine = Engines.Vllm,
+        Models = new ModelsSpec { Llm = "meta-llama/Llama-3.1-8B-Instruct", Ssm = "yuhuili/EAGLE-LLaMA3.1-Instruct-8B" },
+    };
+
+    // Plays the ReplicaSet controller and the kubelet: a worker pod of the pool, its containers in the given states.
+    private static V1Pod WorkerPod(OperatorHarness h, string pool, string name, V1ContainerState engine, bool ready)
+    {
+        var pod = new V1Pod
+        {
+            ApiVersion = "v1",
+            Kind = V1Pod.KubeKind,
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = OperatorHarness.Ns, Labels = PoolLabels.For(pool, PoolLabels.Worker) },
+            Spec = h.Server.Get<V1Deployment>(OperatorHarness.Ns, pool + "-workers").Spec.Template.Spec,
+            Status = new V1PodStatus
+            {
+                Phase = ready ? "Running" : "Pending",
+                ContainerStatuses =
+                [
+                    new V1ContainerStatus { Name = DesiredState.EngineContainer, Image = "vllm/vllm-openai:v0.18.0", ImageID = "", Ready = ready, RestartCount = 0, State = engine },
+                    new V1ContainerStatus
+                    {
+                        Name = PoolLabels.Worker, Image = "laps:test", ImageID = "", Ready = ready, RestartCount = 0,
+                        State = new V1ContainerState { Running = new V1ContainerStateRunning() },
+                    },
+                ],
+            },
+        };
+        return h.Server.Seed(pod);
+    }
+
+    private static V1ContainerState Running() => new() { Running = new V1ContainerStateRunning() };
+
+    [Fact]
+    public async Task A_vLLM_pool_runs_the_engine_beside_the_adapter_and_is_Ready_when_its_pods_are()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("llama", s => VllmWorkers(s));
+        await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "llama-workers") is not null, "the workers");
+        var template = h.Server.Get<V1Deployment>(OperatorHarness.Ns, "llama-workers").Spec.Template.Spec;
+        Assert.Equal([DesiredState.EngineContainer, PoolLabels.Worker], template.Containers.Select(c => c.Name));
+        Assert.Equal(Engines.VllmImage, template.Containers[0].Image);
+        await h.UntilAsync(() => h.Condition("llama", Conditions.Ready)?.Reason == Conditions.WorkersUnavailable, "Ready=False WorkersUnavailable");
+
+        WorkerPod(h, "llama", "llama-workers-a", Running(), ready: true);
+        WorkerPod(h, "llama", "llama-workers-b", Running(), ready: true);
+        h.AllReplicasReady("llama-workers");
+        h.AllReplicasReady("llama-scheduler");
+
+        await h.UntilAsync(() => h.Condition("llama", Conditions.Ready)?.Status == "True", "Ready=True");
+        Assert.Equal((2, "False", Conditions.AsExpected), (h.Pool("llama").Status!.ReadyWorkers, h.Condition("llama", Conditions.Degraded)!.Status, h.Condition("llama", Conditions.Degraded)!.Reason));
+    }
+
+    [Fact]
+    public async Task An_engine_image_that_cannot_be_pulled_degrades_the_pool_naming_pod_container_and_reason_until_it_runs()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("llama", s => VllmWorkers(s, replicas: 1));
+        await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "llama-workers") is not null, "the workers");
+        await h.UntilAsync(() => h.Condition("llama", Conditions.Degraded)?.Reason == Conditions.AsExpected, "Degraded=False");
+
+        WorkerPod(h, "llama", "llama-workers-x1",
+            new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = "ImagePullBackOff", Message = "Back-off pulling image \"vllm/vllm-openai:v0.18.0\"" } }, ready: false);
+
+        await h.UntilAsync(() => h.Condition("llama", Conditions.Degraded)?.Reason == Conditions.WorkersFailing, "Degraded WorkersFailing");
+        var degraded = h.Condition("llama", Conditions.Degraded)!;
+        Assert.Equal("True", degraded.Status);
+        Assert.StartsWith("pod llama-workers-x1 container engine: ImagePullBackOff: Back-off pulling image", degraded.Message, StringComparison.Ordinal);
+
+        // The image arrives: the pod runs, the pool is no longer degraded.
+        h.Server.Modify<V1Pod>(OperatorHarness.Ns, "llama-workers-x1", p => p.Status.ContainerStatuses[0].State = Running());
+        await h.UntilAsync(() => h.Condition("llama", Conditions.Degraded)?.Status == "False", "Degraded=False again");
+    }
+
+    [Fact]
+    public async Task A_pod_of_another_pool_does_not_degrade_this_one()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("llama", s => VllmWorkers(s, replicas: 1));
+        h.CreatePool("other", s => VllmWorkers(s, replicas: 1));
+        await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "other-workers") is not null, "the other workers");
+
+        WorkerPod(h, "other", "other-workers-x1",
+            new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = "CrashLoopBackOff", Message = "back-off 5m0s restarting failed container" } }, ready: false);
+
+        await h.UntilAsync(() => h.Condition("other", Conditions.Degraded)?.Reason == Conditions.WorkersFailing, "the other pool Degraded");
+        Assert.Equal(Conditions.AsExpected, h.Condition("llama", Conditions.Degraded)?.Reason);
+    }
+
+    [Fact]
+    public async Task Scaling_a_vLLM_pool_through_the_scale_subresource_scales_its_workers()
+    {
+        await using var h = await OperatorHarness.StartAsync();
+        h.CreatePool("llama", s => VllmWorkers(s));
+        await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "llama-workers")?.Spec.Replicas == 2, "2 workers");
+
+        await h.Client.CustomObjects.PatchNamespacedCustomObjectScaleAsync(
+            new V1Patch("{\"spec\":{\"replicas\":3}}", V1Patch.PatchType.MergePatch), InferencePool.Group, InferencePool.Version, OperatorHarness.Ns, InferencePool.Plural, "llama");
+
+        await h.UntilAsync(() => h.Server.Get<V1Deployment>(OperatorHarness.Ns, "llama-workers").Spec.Replicas == 3, "3 workers");
+        var workers = h.Server.Get<V1Deployment>(OperatorHarness.Ns, "llama-workers");
+        Assert.Equal(2, workers.Spec.Template.Spec.Containers.Count);
+        Assert.Equal(0, workers.Spec.Strategy.RollingUpdate.MaxSurge.ToInt());
+    }
 }

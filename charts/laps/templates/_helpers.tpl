@@ -97,6 +97,10 @@ name). Secrets: the pool's worker token, made once and never patched or deleted 
 - apiGroups: ["discovery.k8s.io"]
   resources: ["endpointslices"]
   verbs: ["get", "list", "watch"]
+# Read only: a worker pod that cannot start (image pull, crash loop) degrades its pool.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
   verbs: ["get", "create", "update"]

@@ -29,6 +29,7 @@ internal sealed class OperatorCommand : Command
             Options.Add(option);
         }
 
+        Subcommands.Add(new OperatorRenderCommand());
         SetAction((parseResult, cancellationToken) => _runner(Bind(parseResult), parseResult.InvocationConfiguration.Error, cancellationToken));
     }
 

@@ -19,7 +19,7 @@ namespace Laps.Cli.Commands;
 /// <summary>
 /// What `laps up` runs: N workers on loopback ports and a scheduler in front of them. <paramref name="Engine"/> null:
 /// sim workers; vLLM or SGLang: each worker is the engine adapter in front of an emulated engine whose batch cap is
-/// the pool's batch (as an engine pod runs it).
+/// the pool's batch, with the engine's metrics proxy beside it (as an engine pod runs them).
 /// </summary>
 internal sealed record LocalPoolSettings(
     int Workers, string Workload, double TimeScale, ProposerKind Proposer, int K, int Batch, SchedulerInvocation Scheduler, EngineKind? Engine = null);
@@ -39,6 +39,12 @@ internal sealed class LocalPool : IAsyncDisposable
     /// <summary>The emulated engines' HTTP base addresses (their API and <c>/metrics</c>), one per worker; empty for sim workers.</summary>
     public IReadOnlyList<Uri> EngineUrls { get; private set; } = [];
 
+    /// <summary>
+    /// Each adapter's engine metrics proxy (<c>laps worker --engine-metrics-port</c>: the engine's <c>/metrics</c>, where
+    /// Prometheus scrapes an engine pod), one per worker; empty for sim workers.
+    /// </summary>
+    public IReadOnlyList<Uri> EngineMetricsUrls { get; private set; } = [];
+
     public static async Task<LocalPool> StartAsync(LocalPoolSettings settings, CancellationToken cancellationToken)
     {
         var pool = new LocalPool();
@@ -47,6 +53,7 @@ internal sealed class LocalPool : IAsyncDisposable
         {
             var addresses = new List<string>();
             var engines = new List<Uri>();
+            var engineMetrics = new List<Uri>();
             for (var i = 0; i < settings.Workers; i++)
             {
                 var model = new SimWorkerOptions
@@ -66,9 +73,11 @@ internal sealed class LocalPool : IAsyncDisposable
                         model.WorkerId,
                         configure: b => b.Logging.SetMinimumLevel(LogLevel.Warning),
                         token: _ => token,
+                        engineMetricsPort: 0,
                         cancellationToken: cancellationToken).ConfigureAwait(false);
                     pool._workers.Add((() => emulated.Worker.StopAsync(), emulated));
                     engines.Add(emulated.EngineAddress);
+                    engineMetrics.Add(emulated.EngineMetricsUrl!);
                     bound = emulated.WorkerAddress;
                 }
                 else
@@ -93,6 +102,7 @@ internal sealed class LocalPool : IAsyncDisposable
             pool.Url = new Uri(pool._scheduler.Urls.First());
             pool.WorkerAddresses = addresses;
             pool.EngineUrls = engines;
+            pool.EngineMetricsUrls = engineMetrics;
             return pool;
         }
         catch
@@ -226,7 +236,7 @@ internal sealed class UpCommand : Command
             await using var pool = await LocalPool.StartAsync(settings, cancellationToken).ConfigureAwait(false);
             var options = pool.SchedulerOptions;
             await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"laps up: OpenAI API on {pool.Url} (metrics at {pool.Url}metrics), policy {options.Policy}, batch {(options.Batch > 0 ? options.Batch.ToString(CultureInfo.InvariantCulture) : "each worker's maximum")}, {settings.Workers} {(settings.Engine is { } kind ? kind.ToString().ToLowerInvariant() + " (emulated) adapter" : "sim")} workers at {string.Join(", ", pool.WorkerAddresses)}; Ctrl+C stops")).ConfigureAwait(false);
+                $"laps up: OpenAI API on {pool.Url} (metrics at {pool.Url}metrics), policy {options.Policy}, batch {(options.Batch > 0 ? options.Batch.ToString(CultureInfo.InvariantCulture) : "each worker's maximum")}, {settings.Workers} {(settings.Engine is { } kind ? kind.ToString().ToLowerInvariant() + " (emulated) adapter" : "sim")} workers at {string.Join(", ", pool.WorkerAddresses)}{(pool.EngineMetricsUrls.Count > 0 ? $" (engine metrics at {string.Join(", ", pool.EngineMetricsUrls)})" : "")}; Ctrl+C stops")).ConfigureAwait(false);
             await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             await pool.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
             return ExitCodes.Success;

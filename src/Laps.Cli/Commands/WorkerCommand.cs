@@ -17,6 +17,7 @@ namespace Laps.Cli.Commands;
 /// <c>laps worker</c>: one worker serving the SpeculativeWorker gRPC protocol over HTTP/2 without TLS (h2c) until
 /// Ctrl+C or SIGTERM, which drain in-flight calls: the sim engine, or an adapter in front of a vLLM or SGLang server
 /// (<c>--engine vllm|sglang --engine-url URL</c>). With <c>--token-file</c> every call must carry the pool's worker token.
+/// An adapter with <c>--engine-metrics-port</c> also serves the engine's <c>/metrics</c> there (<see cref="EngineMetricsProxy"/>).
 /// Options are validated before anything listens.
 /// </summary>
 internal sealed class WorkerCommand : Command
@@ -42,7 +43,7 @@ internal sealed class WorkerCommand : Command
     public WorkerCommand()
         : base(CommandName, "Serve one sim worker (SpeculativeWorker gRPC, h2c): an SSM/LLM pair emulated in real time with the step-time model.")
     {
-        Option[] options = [Port, Host, TokenFile, Engine, EngineUrl, Workload, TimeScale, Proposer, K, MaxBatch, MaxSteps, KvCapacity, WorkerId];
+        Option[] options = [Port, Host, TokenFile, Engine, EngineUrl, EngineMetricsPort, Workload, TimeScale, Proposer, K, MaxBatch, MaxSteps, KvCapacity, WorkerId];
         foreach (var option in options)
         {
             Options.Add(option);
@@ -75,6 +76,10 @@ internal sealed class WorkerCommand : Command
 
     internal Option<string?> EngineUrl { get; } = OptionValues.Scalar<string?>(
         "--engine-url", "The engine's HTTP address (vllm: http://127.0.0.1:8000, sglang: http://127.0.0.1:30000 unless given)", (_, t) => t, () => null, "URL");
+
+    internal Option<int?> EngineMetricsPort { get; } = OptionValues.Knob<int>(
+        "--engine-metrics-port", "Serve the engine's GET /metrics on this TCP port of --host, no token (vllm and sglang; 0: any free port; unset: not served)",
+        OptionValues.Integer, "port");
 
     internal Option<string> Workload { get; } = OptionValues.Scalar(
         "--workload", "Trace files whose prompts are replayed (compact or SpecDecode-Bench JSONL) and/or a built-in profile for other prompts, comma-separated",
@@ -154,11 +159,27 @@ internal sealed class WorkerCommand : Command
         }
 
         var engine = Engines[parseResult.GetValue(Engine) ?? "sim"];
+        var metricsPort = parseResult.GetValue(EngineMetricsPort);
         if (engine is null)
         {
+            if (metricsPort is not null)
+            {
+                throw new UsageException("--engine-metrics-port: the sim engine has no engine metrics to serve; give --engine vllm or --engine sglang");
+            }
+
             return parseResult.GetValue(EngineUrl) is null
                 ? new WorkerInvocation(options, host, port) { TokenFile = tokenFile }
                 : throw new UsageException("--engine-url: the sim engine has no URL; give --engine vllm or --engine sglang");
+        }
+
+        if (metricsPort is < 0 or > 65535)
+        {
+            throw new UsageException($"--engine-metrics-port: '{metricsPort.Value.ToString(CultureInfo.InvariantCulture)}' is out of range: must be in 0..65535");
+        }
+
+        if (metricsPort is > 0 && metricsPort == port)
+        {
+            throw new UsageException($"--engine-metrics-port: '{port.ToString(CultureInfo.InvariantCulture)}' is the worker's --port: give another port");
         }
 
         var url = parseResult.GetValue(EngineUrl) ?? (engine == EngineKind.Vllm ? "http://127.0.0.1:8000" : "http://127.0.0.1:30000");
@@ -178,7 +199,7 @@ internal sealed class WorkerCommand : Command
             MaxStepsPerCall = options.MaxStepsPerCall,
             KvCapacityTokens = options.KvCapacityTokens,
         };
-        return new WorkerInvocation(options, host, port) { Engine = adapter, TokenFile = tokenFile };
+        return new WorkerInvocation(options, host, port) { Engine = adapter, TokenFile = tokenFile, EngineMetricsPort = metricsPort };
     }
 
     internal async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
@@ -200,24 +221,44 @@ internal sealed class WorkerCommand : Command
             throw new UsageException("--workload: " + e.Message, e);
         }
 
+        var metrics = invocation is { Engine: { } proxied, EngineMetricsPort: { } metricsPort }
+            ? EngineMetricsProxy.Build(proxied.EngineUrl, invocation.Host, metricsPort, ConfigureLogging)
+            : null;
         await using (app.ConfigureAwait(false))
         {
-            if (!await Listening.StartAsync(() => app.StartAsync(cancellationToken), invocation.Host, invocation.Port, cancellationToken).ConfigureAwait(false))
+            try
             {
-                return ExitCodes.Success;
+                if (!await Listening.StartAsync(() => app.StartAsync(cancellationToken), invocation.Host, invocation.Port, cancellationToken).ConfigureAwait(false)
+                    || (metrics is not null && !await Listening.StartAsync(
+                        () => metrics.StartAsync(cancellationToken), invocation.Host, invocation.EngineMetricsPort!.Value, cancellationToken, "--engine-metrics-port").ConfigureAwait(false)))
+                {
+                    return ExitCodes.Success;
+                }
+
+                var o = invocation.Options;
+                var callers = invocation.TokenFile is { } file ? $"; calls need the worker token in {file}" : "; any caller is accepted";
+                var engineMetrics = metrics is null ? "" : $"; the engine's metrics at {metrics.BoundAddresses()[0]}metrics";
+                await stdout.WriteLineAsync(invocation.Engine is { } adapterOptions
+                    ? string.Create(CultureInfo.InvariantCulture,
+                        $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} ({adapterOptions.EngineName} at {adapterOptions.EngineUrl}, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}; not ready until the engine answers{callers}{engineMetrics})")
+                    : string.Create(CultureInfo.InvariantCulture,
+                        $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} (sim, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}, KV {o.KvCapacityTokens} tokens, workload {o.Workload}, time scale {o.TimeScale}{callers})")).ConfigureAwait(false);
+                await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+
+                // Returns on Ctrl+C/SIGTERM (the host's lifetime or the command line's token) after draining in-flight calls.
+                await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+                if (metrics is not null)
+                {
+                    await metrics.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                }
             }
-
-            var o = invocation.Options;
-            var callers = invocation.TokenFile is { } file ? $"; calls need the worker token in {file}" : "; any caller is accepted";
-            await stdout.WriteLineAsync(invocation.Engine is { } adapterOptions
-                ? string.Create(CultureInfo.InvariantCulture,
-                    $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} ({adapterOptions.EngineName} at {adapterOptions.EngineUrl}, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}; not ready until the engine answers{callers})")
-                : string.Create(CultureInfo.InvariantCulture,
-                    $"laps worker {o.WorkerId}: {SimWorkerOptions.ProtocolVersion} on {string.Join(", ", app.BoundAddresses())} (sim, {o.ProposerName} k={o.K}, max batch {o.MaxBatch}, KV {o.KvCapacityTokens} tokens, workload {o.Workload}, time scale {o.TimeScale}{callers})")).ConfigureAwait(false);
-            await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-
-            // Returns on Ctrl+C/SIGTERM (the host's lifetime or the command line's token) after draining in-flight calls.
-            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            finally
+            {
+                if (metrics is not null)
+                {
+                    await metrics.DisposeAsync().ConfigureAwait(false);
+                }
+            }
         }
 
         return ExitCodes.Success;
@@ -241,4 +282,7 @@ internal sealed record WorkerInvocation(SimWorkerOptions Options, string Host, i
 
     /// <summary>The worker token's file (checked); null: calls need no token.</summary>
     public string? TokenFile { get; init; }
+
+    /// <summary>The port of the engine's metrics proxy (adapters only); null: none.</summary>
+    public int? EngineMetricsPort { get; init; }
 }

@@ -69,12 +69,22 @@ public sealed class PoolController
             owned[kind] = OwnedInformer(kind, type, ns, queue);
         }
 
+        // Worker pods carry the pool's labels (their owner is a ReplicaSet): a pod that cannot start degrades its pool.
+        var pods = new Informer<V1Pod>(_api, KindInfo.Pod, ns, PoolLabels.ManagedBy, _time, _loggers.CreateLogger("Laps.Operator.Informer.Pod"), _watchTimeout);
+        pods.Changed += (_, pod) =>
+        {
+            if (pod.Metadata.Labels?.TryGetValue(PoolLabels.Pool, out var pool) == true)
+            {
+                Enqueue(queue, ObjectKey.Of(pod.Metadata.NamespaceProperty, pool));
+            }
+        };
         var reconciler = new Reconciler(
-            _api, pools, owned, _settings, _capabilities, new EventRecorder(_api, _time, _logger, _identity), _time, _logger);
+            _api, pools, owned, _settings, _capabilities, new EventRecorder(_api, _time, _logger, _identity), _time, _logger, pods);
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, abort);
         using var stopInformers = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
-        var informers = owned.Values.Prepend(pools).Select(i => i.RunAsync(stopInformers.Token)).ToList();
+        IInformer[] watched = [pools, pods, .. owned.Values];
+        var informers = watched.Select(i => i.RunAsync(stopInformers.Token)).ToList();
         using var hardStop = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
         using var onAbort = abort.Register(() =>
         {
@@ -84,7 +94,7 @@ public sealed class PoolController
         var workers = new List<Task>();
         try
         {
-            await Task.WhenAll(owned.Values.Prepend(pools).Select(i => i.Synced)).WaitAsync(stop.Token).ConfigureAwait(false);
+            await Task.WhenAll(watched.Select(i => i.Synced)).WaitAsync(stop.Token).ConfigureAwait(false);
             Synced = true;
             for (var i = 0; i < Math.Max(1, _settings.Workers); i++)
             {

@@ -27,6 +27,7 @@ public static class Conditions
     public const string NoApiKeys = "NoApiKeys";
     public const string ApiKeysRequired = "ApiKeysRequired";
     public const string ClusterInternal = "ClusterInternal";
+    public const string WorkersFailing = "WorkersFailing";
 }
 
 /// <summary>
@@ -37,7 +38,8 @@ public static class PoolStatus
 {
     public static InferencePoolStatus Compute(
         ResolvedPool pool, InferencePoolStatus? previous, V1Deployment? workers, V1Deployment? scheduler,
-        IReadOnlyList<string> specErrors, string? applyError, DateTimeOffset now, IReadOnlyCollection<string>? notOwned = null)
+        IReadOnlyList<string> specErrors, string? applyError, DateTimeOffset now, IReadOnlyCollection<string>? notOwned = null,
+        IReadOnlyCollection<string>? failingWorkers = null)
     {
         ArgumentNullException.ThrowIfNull(pool);
         ArgumentNullException.ThrowIfNull(specErrors);
@@ -80,14 +82,45 @@ public static class PoolStatus
         Set(status, Conditions.Progressing, !rolledOut, rolledOut ? Conditions.RolloutComplete : Conditions.Reconciling,
             rolledOut ? "every replica runs the current spec" : "waiting for the workers and the scheduler to roll out", pool.Generation, now);
 
-        var (degraded, degradedReason, degradedMessage) = (applyError, notOwned) switch
+        var (degraded, degradedReason, degradedMessage) = (applyError, notOwned, failingWorkers) switch
         {
-            ({ } error, _) => (true, Conditions.ApplyFailed, error),
-            (null, { Count: > 0 } objects) => (true, Conditions.ObjectNotOwned, string.Join("; ", objects)),
+            ({ } error, _, _) => (true, Conditions.ApplyFailed, error),
+            (null, { Count: > 0 } objects, _) => (true, Conditions.ObjectNotOwned, string.Join("; ", objects)),
+            (null, _, { Count: > 0 } pods) => (true, Conditions.WorkersFailing, string.Join("; ", pods)),
             _ => (false, Conditions.AsExpected, "all objects applied"),
         };
         Set(status, Conditions.Degraded, degraded, degradedReason, degradedMessage, pool.Generation, now);
         return status;
+    }
+
+    /// <summary>
+    /// Why worker pods cannot start, one line each ("pod P container C: Reason: message"), sorted: a container waiting
+    /// for a reason that does not go away by itself (<see cref="FailingReasons"/>); a pod being deleted does not count.
+    /// </summary>
+    public static IReadOnlyList<string> FailingWorkers(IEnumerable<V1Pod> pods)
+    {
+        ArgumentNullException.ThrowIfNull(pods);
+        return pods
+            .Where(p => p.Metadata.DeletionTimestamp is null)
+            .SelectMany(p => (p.Status?.InitContainerStatuses ?? []).Concat(p.Status?.ContainerStatuses ?? [])
+                .Where(c => c.State?.Waiting?.Reason is { } reason && FailingReasons.Contains(reason))
+                .Select(c => $"pod {p.Metadata.Name} container {c.Name}: {c.State.Waiting.Reason}"
+                    + (string.IsNullOrWhiteSpace(c.State.Waiting.Message) ? "" : ": " + OneLine(c.State.Waiting.Message))))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+    }
+
+    /// <summary>A container's waiting reasons that mean the worker cannot start without a change (an image, a Secret, a crash).</summary>
+    public static IReadOnlySet<string> FailingReasons { get; } = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError",
+    };
+
+    // A message in a condition is one line, and a long one (a pull error) is cut.
+    private static string OneLine(string message)
+    {
+        var line = string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        return line.Length <= 300 ? line : line[..300] + "...";
     }
 
     /// <summary>

@@ -39,7 +39,8 @@ public sealed class Reconciler(
     ClusterCapabilities capabilities,
     EventRecorder events,
     TimeProvider time,
-    ILogger logger)
+    ILogger logger,
+    IInformer? pods = null)
 {
     public const string DesiredHash = "laps.dev/desired-hash";
 
@@ -82,7 +83,7 @@ public sealed class Reconciler(
 
         var workers = ControlledDeployment(ns, resolved.WorkersName, pool.Metadata.Uid);
         var scheduler = ControlledDeployment(ns, resolved.SchedulerName, pool.Metadata.Uid);
-        var status = PoolStatus.Compute(resolved, pool.Status, workers, scheduler, specErrors, applyError, time.GetUtcNow(), notOwned);
+        var status = PoolStatus.Compute(resolved, pool.Status, workers, scheduler, specErrors, applyError, time.GetUtcNow(), notOwned, FailingWorkers(ns, name));
         if (PoolStatus.Same(status, pool.Status))
         {
             return result;
@@ -239,6 +240,19 @@ public sealed class Reconciler(
         {
             await events.RecordAsync(pool, EventRecorder.Warning, open.Reason, open.Message, ct).ConfigureAwait(false);
         }
+    }
+
+    // The pool's worker pods (by their labels: a pod's owner is a ReplicaSet) that cannot start.
+    private IReadOnlyList<string> FailingWorkers(string ns, string pool)
+    {
+        if (pods is null)
+        {
+            return [];
+        }
+
+        var selector = PoolLabels.Selector(pool, PoolLabels.Worker);
+        return PoolStatus.FailingWorkers(pods.All().OfType<V1Pod>().Where(p =>
+            p.Metadata.NamespaceProperty == ns && selector.All(l => p.Metadata.Labels?.TryGetValue(l.Key, out var v) == true && v == l.Value)));
     }
 
     private static bool Controlled(V1ObjectMeta meta, string uid)

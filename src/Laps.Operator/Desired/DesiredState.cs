@@ -92,6 +92,10 @@ public static partial class DesiredState
         if (p.Monitoring.ServiceMonitor && capabilities.ServiceMonitorCrd)
         {
             objects.Add(SchedulerServiceMonitor(p));
+            if (Engines.IsReal(p.Workers.Engine))
+            {
+                objects.Add(EngineServiceMonitor(p));
+            }
         }
 
         var owner = new V1OwnerReference
@@ -176,22 +180,40 @@ public static partial class DesiredState
     };
 
     // Headless: the scheduler routes to each worker itself, from the EndpointSlices this Service owns (port `grpc`).
-    private static V1Service WorkerService(ResolvedPool p) => new()
+    // An engine pool's Service also lists the engine metrics port, for the ServiceMonitor P-engines.
+    private static V1Service WorkerService(ResolvedPool p)
     {
-        ApiVersion = "v1",
-        Kind = V1Service.KubeKind,
-        Metadata = Meta(p, p.WorkersName, PoolLabels.Worker),
-        Spec = new V1ServiceSpec
+        List<V1ServicePort> ports =
+        [
+            new V1ServicePort { Name = "grpc", Port = p.Workers.Port, TargetPort = "grpc", Protocol = "TCP", AppProtocol = "kubernetes.io/h2c" },
+        ];
+        if (Engines.IsReal(p.Workers.Engine))
         {
-            ClusterIP = "None",
-            Selector = PoolLabels.Selector(p.Name, PoolLabels.Worker),
-            Ports = [new V1ServicePort { Name = "grpc", Port = p.Workers.Port, TargetPort = "grpc", Protocol = "TCP", AppProtocol = "kubernetes.io/h2c" }],
-        },
-    };
+            ports.Add(new V1ServicePort { Name = EngineMetricsPortName, Port = EngineMetricsPort, TargetPort = EngineMetricsPortName, Protocol = "TCP" });
+        }
+
+        return new V1Service
+        {
+            ApiVersion = "v1",
+            Kind = V1Service.KubeKind,
+            Metadata = Meta(p, p.WorkersName, PoolLabels.Worker),
+            Spec = new V1ServiceSpec
+            {
+                ClusterIP = "None",
+                Selector = PoolLabels.Selector(p.Name, PoolLabels.Worker),
+                Ports = ports,
+            },
+        };
+    }
 
     private static V1Deployment WorkerDeployment(ResolvedPool p)
     {
         var w = p.Workers;
+        if (Engines.IsReal(w.Engine))
+        {
+            return EngineWorkerDeployment(p);
+        }
+
         var container = new V1Container
         {
             Name = PoolLabels.Worker,
@@ -351,9 +373,19 @@ public static partial class DesiredState
         };
     }
 
+    // The dashboard and alerts select sidecars by job and pool (docs/monitoring.md).
     private static ServiceMonitor SchedulerServiceMonitor(ResolvedPool p)
+        => PoolServiceMonitor(p, p.Name, PoolLabels.Scheduler, "http", "laps-scheduler");
+
+    // The engines' own series (vllm:*, sglang:*) through each adapter's proxy: job laps-engine, pool; pod is the target's.
+    private static ServiceMonitor EngineServiceMonitor(ResolvedPool p)
+        => PoolServiceMonitor(p, p.EnginesMonitorName, PoolLabels.Worker, EngineMetricsPortName, "laps-engine");
+
+    // A ServiceMonitor of one component's Service: the Prometheus Operator labels a target with namespace, service, pod,
+    // container and endpoint; the relabelings name the job and the pool.
+    private static ServiceMonitor PoolServiceMonitor(ResolvedPool p, string name, string component, string port, string job)
     {
-        var meta = Meta(p, p.Name, PoolLabels.Scheduler);
+        var meta = Meta(p, name, component);
         foreach (var (key, value) in p.Monitoring.Labels ?? new Dictionary<string, string>())
         {
             meta.Labels.TryAdd(key, value);
@@ -364,19 +396,17 @@ public static partial class DesiredState
             Metadata = meta,
             Spec = new ServiceMonitorBody
             {
-                Selector = new V1LabelSelector { MatchLabels = PoolLabels.Selector(p.Name, PoolLabels.Scheduler) },
+                Selector = new V1LabelSelector { MatchLabels = PoolLabels.Selector(p.Name, component) },
                 Endpoints =
                 [
                     new ServiceMonitorEndpoint
                     {
-                        Port = "http",
+                        Port = port,
                         Path = "/metrics",
                         Interval = p.Monitoring.Interval,
-
-                        // The dashboard and alerts select sidecars by job and pool (docs/monitoring.md).
                         Relabelings =
                         [
-                            new ServiceMonitorRelabeling { TargetLabel = "job", Replacement = "laps-scheduler" },
+                            new ServiceMonitorRelabeling { TargetLabel = "job", Replacement = job },
                             new ServiceMonitorRelabeling { TargetLabel = "pool", Replacement = p.Name },
                         ],
                     },

@@ -33,9 +33,11 @@ public sealed record ResolvedPool(
         var workers = new ResolvedWorkers(
             Replicas: w.Replicas ?? 1,
             Engine: engine,
-            Image: w.Image ?? (engine == Engines.Sim ? settings.DefaultImage : null),
+            // A real engine's pod runs the Laps adapter from `image` (default the operator's) beside `engineImage`.
+            Image: w.Image ?? (engine == Engines.Custom ? null : settings.DefaultImage),
             ImagePullPolicy: w.ImagePullPolicy,
-            Llm: w.Models?.Llm ?? "laps-sim",
+            // A real engine has no stand-in model: a missing llm is a mistake to report ("").
+            Llm: w.Models?.Llm ?? (Engines.IsReal(engine) ? "" : "laps-sim"),
             Ssm: w.Models?.Ssm,
             SpeculationLength: w.SpeculationLength ?? 4,
             Proposer: w.Proposer ?? "eagle",
@@ -48,7 +50,19 @@ public sealed record ResolvedPool(
             NodeSelector: w.NodeSelector,
             Tolerations: w.Tolerations,
             Args: w.Args ?? [],
-            Env: w.Env ?? []);
+            Env: w.Env ?? [],
+            EngineImage: w.EngineImage ?? engine switch
+            {
+                Engines.Vllm => Engines.VllmImage,
+                Engines.Sglang => Engines.SglangImage,
+                _ => null,
+            },
+            HasEngineSettings: w.EngineImage is not null || w.ModelCache is not null || w.HuggingFaceToken is not null,
+            ModelCacheClaim: w.ModelCache?.ClaimName,
+            ModelCacheSizeLimit: w.ModelCache?.SizeLimit,
+            // huggingFaceToken without a secretName is a mistake to report, not a pool without a token.
+            HuggingFaceTokenSecret: w.HuggingFaceToken is null ? null : w.HuggingFaceToken.SecretName ?? "",
+            HuggingFaceTokenKey: w.HuggingFaceToken?.Key ?? "token");
         var scheduler = new ResolvedScheduler(
             Replicas: s.Replicas ?? 1,
             Image: s.Image ?? settings.DefaultImage,
@@ -78,6 +92,9 @@ public sealed record ResolvedPool(
 
     public string SchedulerName => Name + "-scheduler";
 
+    /// <summary>The ServiceMonitor of an engine pool's engines (the pool's own is named after the pool).</summary>
+    public string EnginesMonitorName => Name + "-engines";
+
     /// <summary>The Secret with the pool's worker token (key <c>token</c>), which the operator creates once.</summary>
     public string WorkerTokenName => Name + "-worker-token";
 
@@ -103,7 +120,17 @@ public sealed record ResolvedWorkers(
     IDictionary<string, string>? NodeSelector,
     IList<V1Toleration>? Tolerations,
     IList<string> Args,
-    IList<V1EnvVar> Env);
+    IList<V1EnvVar> Env,
+    string? EngineImage,
+    bool HasEngineSettings,
+    string? ModelCacheClaim,
+    ResourceQuantity? ModelCacheSizeLimit,
+    string? HuggingFaceTokenSecret,
+    string HuggingFaceTokenKey)
+{
+    /// <summary>The engine's HTTP port on the pod's loopback (the engines' own defaults).</summary>
+    public int EnginePort => Engine == Engines.Sglang ? 30000 : 8000;
+}
 
 public sealed record ResolvedScheduler(
     int Replicas,

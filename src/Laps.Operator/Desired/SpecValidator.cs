@@ -25,9 +25,34 @@ public static partial class SpecValidator
         }
 
         var w = pool.Workers;
-        if (w.Engine is not (Engines.Sim or Engines.Custom))
+        if (w.Engine is not (Engines.Sim or Engines.Custom or Engines.Vllm or Engines.Sglang))
         {
-            errors.Add($"workers.engine '{w.Engine}' must be sim or custom");
+            errors.Add($"workers.engine '{w.Engine}' must be sim, custom, vllm or sglang");
+        }
+
+        if (Engines.IsReal(w.Engine) && w.Llm.Length == 0)
+        {
+            errors.Add("workers.models.llm is required when workers.engine is vllm or sglang (the model the engine serves)");
+        }
+
+        if (Engines.IsReal(w.Engine) && w.Proposer is "eagle" or "draft" && w.Ssm is null)
+        {
+            errors.Add("workers.models.ssm is required when workers.proposer is eagle or draft on engine vllm or sglang (the EAGLE head or draft model)");
+        }
+
+        if (!Engines.IsReal(w.Engine) && w.HasEngineSettings)
+        {
+            errors.Add("workers.engineImage, workers.modelCache and workers.huggingFaceToken apply only to engine vllm or sglang");
+        }
+
+        if (w.HuggingFaceTokenSecret is "")
+        {
+            errors.Add("workers.huggingFaceToken.secretName is required when workers.huggingFaceToken is set");
+        }
+
+        if (w.SpeculationLength is < 1 or > 16)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"workers.speculationLength ({w.SpeculationLength}) must be in 1..16"));
         }
 
         if (w.Engine == Engines.Custom && string.IsNullOrEmpty(w.Image))
@@ -48,6 +73,12 @@ public static partial class SpecValidator
         if (w.Port is < 1 or > 65535)
         {
             errors.Add("workers.port must be in 1..65535");
+        }
+
+        // The adapter's gRPC port beside the engine's own and the engine metrics proxy, in one pod.
+        if (Engines.IsReal(w.Engine) && (w.Port == w.EnginePort || w.Port == DesiredState.EngineMetricsPort))
+        {
+            errors.Add("workers.port must not be the engine's port (vllm 8000, sglang 30000) or the engine metrics port 9400 on engine vllm or sglang");
         }
 
         // A policy's knobs (a section, as scheduler.laps, or one field) only beside that policy.

@@ -17,6 +17,8 @@ public sealed record KindInfo(string Group, string Version, string Plural, strin
     public static KindInfo RoleBinding { get; } = new("rbac.authorization.k8s.io", "v1", "rolebindings", V1RoleBinding.KubeKind);
     public static KindInfo PodDisruptionBudget { get; } = new("policy", "v1", "poddisruptionbudgets", V1PodDisruptionBudget.KubeKind);
     public static KindInfo NetworkPolicy { get; } = new("networking.k8s.io", "v1", "networkpolicies", V1NetworkPolicy.KubeKind);
+    /// <summary>Watched, never written: the worker pods tell why workers do not start (<see cref="Controller.PoolStatus"/>).</summary>
+    public static KindInfo Pod { get; } = new("", "v1", "pods", V1Pod.KubeKind);
     public static KindInfo ServiceMonitor { get; } = new(Model.ServiceMonitor.Group, Model.ServiceMonitor.Version, Model.ServiceMonitor.Plural, Model.ServiceMonitor.KindName);
 
     /// <summary>Every kind a pool may own, with its CLR type, in the order the builder emits them.</summary>

@@ -68,6 +68,17 @@ public static class Engines
 {
     public const string Sim = "sim";
     public const string Custom = "custom";
+    public const string Vllm = "vllm";
+    public const string Sglang = "sglang";
+
+    /// <summary>The engine image a vllm pool runs unless <c>workers.engineImage</c> names another (a release, never a moving tag).</summary>
+    public const string VllmImage = "vllm/vllm-openai:v0.18.0";
+
+    /// <summary>The engine image an sglang pool runs unless <c>workers.engineImage</c> names another.</summary>
+    public const string SglangImage = "lmsysorg/sglang:v0.5.18";
+
+    /// <summary>Does the pool run a real engine (the engine's image beside the Laps adapter)?</summary>
+    public static bool IsReal(string engine) => engine is Vllm or Sglang;
 }
 
 public sealed class WorkersSpec
@@ -116,6 +127,35 @@ public sealed class WorkersSpec
 
     [JsonPropertyName("env")]
     public IList<V1EnvVar>? Env { get; set; }
+
+    [JsonPropertyName("engineImage")]
+    public string? EngineImage { get; set; }
+
+    [JsonPropertyName("modelCache")]
+    public ModelCacheSpec? ModelCache { get; set; }
+
+    [JsonPropertyName("huggingFaceToken")]
+    public SecretKeySpec? HuggingFaceToken { get; set; }
+}
+
+/// <summary>Where a real engine keeps downloaded weights (HF_HOME): an emptyDir unless a PersistentVolumeClaim is named.</summary>
+public sealed class ModelCacheSpec
+{
+    [JsonPropertyName("claimName")]
+    public string? ClaimName { get; set; }
+
+    [JsonPropertyName("sizeLimit")]
+    public ResourceQuantity? SizeLimit { get; set; }
+}
+
+/// <summary>A key of a Secret in the pool's namespace.</summary>
+public sealed class SecretKeySpec
+{
+    [JsonPropertyName("secretName")]
+    public string? SecretName { get; set; }
+
+    [JsonPropertyName("key")]
+    public string? Key { get; set; }
 }
 
 public sealed class ModelsSpec
