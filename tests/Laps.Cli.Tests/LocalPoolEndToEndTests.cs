@@ -82,13 +82,17 @@ public sealed class LocalPoolEndToEndTests : IAsyncLifetime
         PromtoolAccepts(metrics);
     }
 
-    [Fact]
-    public async Task A_worker_stopped_mid_run_loses_no_request_and_answers_none_twice()
+    [Theory]
+    [InlineData("sim")]
+    [InlineData("vllm")]
+    [InlineData("sglang")]
+    public async Task A_worker_stopped_mid_run_loses_no_request_and_answers_none_twice(string engine)
     {
-        // Real-time workers, so that every request is still running when one of them goes away.
+        // Real-time workers, so that every request is still running when one of them goes away (a scale-down: an
+        // engine worker's sequences resume on the other worker from their prefix, re-prefilled by its engine).
         using var timeout = new CancellationTokenSource(Bound);
         await using var pool = await LocalPool.StartAsync(
-            UpCommand.Parse("--workers", "2", "--port", "0", "--batch", "4", "--time-scale", "1", "--max-queued", "64"),
+            UpCommand.Parse("--engine", engine, "--workers", "2", "--port", "0", "--batch", "4", "--time-scale", "1", "--max-queued", "64"),
             timeout.Token);
         using var http = new HttpClient { BaseAddress = pool.Url, Timeout = Bound };
         const int Requests = 6;
@@ -98,7 +102,7 @@ public sealed class LocalPoolEndToEndTests : IAsyncLifetime
             // Distinct prompts, long enough answers that every request is mid-stream when the worker goes away.
             using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
             {
-                Content = JsonContent.Create(new { model = "laps-sim", prompt = new[] { 100 + i, 7, 8, 9 }, max_tokens = 400, stream = true, seed = i }),
+                Content = JsonContent.Create(new { model = "laps-sim", prompt = new[] { 100 + i, 7, 8, 9 }, max_tokens = 400, stream = true, temperature = 0 }),
             };
             var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             response.EnsureSuccessStatusCode();
