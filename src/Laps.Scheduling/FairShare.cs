@@ -19,7 +19,8 @@ public enum TenantAdmission
 /// has requests waiting or running. <b>Admission</b>: each active tenant may hold at most its share of the queue's
 /// <c>MaxQueued</c> waiting requests, <c>max(1, MaxQueued / active tenants)</c>; a tenant alone may use the whole queue.
 /// A tenant under its share is admitted even when the queue holds <c>MaxQueued</c> requests (of a tenant that was alone
-/// before), so the queue holds fewer than 2 × <c>MaxQueued</c> at any time. <b>Ordering</b>
+/// before), but never beyond 2 × <c>MaxQueued</c> waiting in all: tenants a client can name at will (the header, with
+/// API keys off) cannot take the queue past that bound. <b>Ordering</b>
 /// (<see cref="PoolScheduler"/>): with two or more active tenants each of a worker's batch slots belongs to a tenant,
 /// <c>B / active tenants</c> each, the remainder to the tenants with the least attained service (a tenant holding a
 /// remainder slot keeps it until it is <see cref="QuantumSeconds"/> ahead, so that the slot does not change hands, with
@@ -61,6 +62,11 @@ public static class FairShare
         if (!fairShare || activeTenants <= 1)
         {
             return waiting >= maxQueued ? TenantAdmission.QueueFull : TenantAdmission.Admitted;
+        }
+
+        if (waiting >= 2L * maxQueued)
+        {
+            return TenantAdmission.QueueFull; // the hard bound: many tenants, each under its share of one, fill it too
         }
 
         return tenantWaiting >= QueueShare(maxQueued, activeTenants) ? TenantAdmission.TenantQueueFull : TenantAdmission.Admitted;

@@ -18,6 +18,8 @@ public sealed class FairShareTests
     [InlineData(true, 8, 11, 3, 2, TenantAdmission.Admitted)]
     [InlineData(true, 2, 1, 1, 3, TenantAdmission.TenantQueueFull)] // a share is at least one request
     [InlineData(true, 2, 1, 0, 3, TenantAdmission.Admitted)]
+    [InlineData(true, 8, 16, 0, 17, TenantAdmission.QueueFull)] // a new tenant per request: the queue stops at twice its size
+    [InlineData(true, 8, 15, 0, 16, TenantAdmission.Admitted)]
     [InlineData(false, 8, 8, 0, 2, TenantAdmission.QueueFull)] // off: one bound for everyone
     [InlineData(false, 8, 4, 4, 2, TenantAdmission.Admitted)]
     public void Admission_holds_each_active_tenant_to_its_share_of_the_queue(
