@@ -84,11 +84,13 @@ public sealed class LoopbackTests
         await using var pair = await EnginePair.StartAsync(engine, worker: w => w with { WorkerId = worker });
 
         var elapsed = new List<double>();
-        var first = await pair.Client.StepAsync(Step(1, New("a", Prompt(16), 12), New("b", Prompt(20, 5000), 12)), Bounded);
-        elapsed.Add(first.ElapsedS);
-        for (var i = 0; i < 3; i++)
+        // Each Step steps the sequences still running, and a new one in place of any that finished.
+        var batch = new[] { New("a0", Prompt(16), 400), New("b0", Prompt(20, 5000), 400) };
+        for (var i = 0; i < 4; i++)
         {
-            elapsed.Add((await pair.Client.StepAsync(Step(1, Held("a", 12), Held("b", 12)), Bounded)).ElapsedS);
+            var response = await pair.Client.StepAsync(Step(1, batch), Bounded);
+            elapsed.Add(response.ElapsedS);
+            batch = [.. response.Outputs.Select(o => o.Finished ? New($"{o.SequenceId}-{i}", Prompt(16, 100 * i), 400) : Held(o.SequenceId, 400))];
         }
 
         lock (overheads)

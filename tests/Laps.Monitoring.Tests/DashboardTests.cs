@@ -120,6 +120,7 @@ public sealed class DashboardTests
     [InlineData("laps_migrated_requests_total")]
     [InlineData("laps_worker_step_failures_total")]
     [InlineData("laps_cancelled_requests_total")]
+    [InlineData("laps_tenant_requests_total")]
     [InlineData("laps_worker_sequence_errors_total")]
     [InlineData("laps_length_prediction_kendall_tau")]
     [InlineData("laps_operator_reconcile_total")]
