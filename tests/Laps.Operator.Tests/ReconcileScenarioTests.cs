@@ -528,6 +528,7 @@ public sealed class ReconcileScenarioTests
         h.CreatePool("llama", s => VllmWorkers(s, replicas: 1));
         h.CreatePool("other", s => VllmWorkers(s, replicas: 1));
         await h.UntilAsync(() => h.Server.TryGet<V1Deployment>(OperatorHarness.Ns, "other-workers") is not null, "the other workers");
+        await h.UntilAsync(() => h.Condition("llama", Conditions.Degraded) is not null, "this pool's first status");
 
         WorkerPod(h, "other", "other-workers-x1",
             new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = "CrashLoopBackOff", Message = "back-off 5m0s restarting failed container" } }, ready: false);
