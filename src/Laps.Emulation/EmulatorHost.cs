@@ -4,7 +4,6 @@ using Laps.Emulation.Api;
 using Laps.Worker;
 using Laps.Worker.Engines;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,21 +25,7 @@ public static class EmulatorHost
         ArgumentNullException.ThrowIfNull(options);
         ArgumentException.ThrowIfNullOrWhiteSpace(host);
         options.Validate();
-        var address = WorkerHost.ParseHost(host);
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            if (address is null)
-            {
-                kestrel.ListenLocalhost(port, l => l.Protocols = HttpProtocols.Http1);
-            }
-            else
-            {
-                kestrel.Listen(address, port, l => l.Protocols = HttpProtocols.Http1);
-            }
-        });
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
+        var builder = WorkerHost.SlimBuilder(host, port, HttpProtocols.Http1, TimeSpan.FromSeconds(2));
         configure?.Invoke(builder);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(options);

@@ -65,7 +65,13 @@ public static class WorkerHost
     /// A builder for a worker's gRPC server: HTTP/2 without TLS on host:port (port 0: any free one), no server header,
     /// 10 s to finish calls on shutdown. The sim worker and the engine adapter both start from it.
     /// </summary>
-    public static WebApplicationBuilder GrpcBuilder(string host, int port)
+    public static WebApplicationBuilder GrpcBuilder(string host, int port) => SlimBuilder(host, port, HttpProtocols.Http2, TimeSpan.FromSeconds(10));
+
+    /// <summary>
+    /// A slim web builder listening on host:port (port 0: any free one) with these protocols, no server header, and this
+    /// long to finish requests on shutdown: the workers' gRPC servers, the engine metrics proxy and the emulated engines.
+    /// </summary>
+    public static WebApplicationBuilder SlimBuilder(string host, int port, HttpProtocols protocols, TimeSpan shutdown)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(host);
         var address = ParseHost(host);
@@ -75,14 +81,14 @@ public static class WorkerHost
             kestrel.AddServerHeader = false;
             if (address is null)
             {
-                kestrel.ListenLocalhost(port, l => l.Protocols = HttpProtocols.Http2);
+                kestrel.ListenLocalhost(port, l => l.Protocols = protocols);
             }
             else
             {
-                kestrel.Listen(address, port, l => l.Protocols = HttpProtocols.Http2);
+                kestrel.Listen(address, port, l => l.Protocols = protocols);
             }
         });
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown);
         return builder;
     }
 

@@ -115,28 +115,13 @@ public static partial class DesiredState
 
         // The engine images run as root: only the adapter container runs as non-root (EngineSecurity says why).
         spec.SecurityContext = new V1PodSecurityContext { SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" } };
-        return new V1Deployment
+
+        // A GPU worker replaced in place, never one more beside it: a surge pod would wait for a free GPU.
+        return WorkersDeployment(p, spec, new V1DeploymentStrategy
         {
-            ApiVersion = "apps/v1",
-            Kind = V1Deployment.KubeKind,
-            Metadata = Meta(p, p.WorkersName, PoolLabels.Worker),
-            Spec = new V1DeploymentSpec
-            {
-                Replicas = w.Replicas,
-                // A GPU worker replaced in place, never one more beside it: a surge pod would wait for a free GPU.
-                Strategy = new V1DeploymentStrategy
-                {
-                    Type = "RollingUpdate",
-                    RollingUpdate = new V1RollingUpdateDeployment { MaxSurge = 0, MaxUnavailable = 1 },
-                },
-                Selector = new V1LabelSelector { MatchLabels = PoolLabels.Selector(p.Name, PoolLabels.Worker) },
-                Template = new V1PodTemplateSpec
-                {
-                    Metadata = new V1ObjectMeta { Labels = PoolLabels.For(p.Name, PoolLabels.Worker) },
-                    Spec = spec,
-                },
-            },
-        };
+            Type = "RollingUpdate",
+            RollingUpdate = new V1RollingUpdateDeployment { MaxSurge = 0, MaxUnavailable = 1 },
+        });
     }
 
     // vllm serve (vllm/entrypoints/cli/serve.py; flags of vllm/engine/arg_utils.py and vllm/entrypoints/openai/cli_args.py).

@@ -229,23 +229,27 @@ public static partial class DesiredState
             SecurityContext = ContainerSecurity(),
             VolumeMounts = [WorkerTokenMount(), new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }],
         };
-        return new V1Deployment
-        {
-            ApiVersion = "apps/v1",
-            Kind = V1Deployment.KubeKind,
-            Metadata = Meta(p, p.WorkersName, PoolLabels.Worker),
-            Spec = new V1DeploymentSpec
-            {
-                Replicas = w.Replicas,
-                Selector = new V1LabelSelector { MatchLabels = PoolLabels.Selector(p.Name, PoolLabels.Worker) },
-                Template = new V1PodTemplateSpec
-                {
-                    Metadata = new V1ObjectMeta { Labels = PoolLabels.For(p.Name, PoolLabels.Worker) },
-                    Spec = PodSpec(container, serviceAccount: null, w.NodeSelector, w.Tolerations, [WorkerTokenVolume(p)]),
-                },
-            },
-        };
+        return WorkersDeployment(p, PodSpec(container, serviceAccount: null, w.NodeSelector, w.Tolerations, [WorkerTokenVolume(p)]));
     }
+
+    /// <summary>The pool's workers Deployment around a pod spec (the default rolling update unless one is given).</summary>
+    private static V1Deployment WorkersDeployment(ResolvedPool p, V1PodSpec spec, V1DeploymentStrategy? strategy = null) => new()
+    {
+        ApiVersion = "apps/v1",
+        Kind = V1Deployment.KubeKind,
+        Metadata = Meta(p, p.WorkersName, PoolLabels.Worker),
+        Spec = new V1DeploymentSpec
+        {
+            Replicas = p.Workers.Replicas,
+            Strategy = strategy,
+            Selector = new V1LabelSelector { MatchLabels = PoolLabels.Selector(p.Name, PoolLabels.Worker) },
+            Template = new V1PodTemplateSpec
+            {
+                Metadata = new V1ObjectMeta { Labels = PoolLabels.For(p.Name, PoolLabels.Worker) },
+                Spec = spec,
+            },
+        },
+    };
 
     private static List<string> SimWorkerArgs(ResolvedWorkers w) =>
     [

@@ -1,11 +1,9 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Net.Http.Headers;
 
 namespace Laps.Worker.Engines;
@@ -47,21 +45,7 @@ public static class EngineMetricsProxy
         var limit = timeout ?? DefaultTimeout;
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(limit, TimeSpan.Zero, nameof(timeout));
 
-        var address = WorkerHost.ParseHost(host);
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            if (address is null)
-            {
-                kestrel.ListenLocalhost(port, l => l.Protocols = HttpProtocols.Http1);
-            }
-            else
-            {
-                kestrel.Listen(address, port, l => l.Protocols = HttpProtocols.Http1);
-            }
-        });
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
+        var builder = WorkerHost.SlimBuilder(host, port, HttpProtocols.Http1, TimeSpan.FromSeconds(2));
         configure?.Invoke(builder);
         builder.Services.TryAddSingleton(TimeProvider.System);
         var app = builder.Build();
