@@ -134,17 +134,14 @@ internal static class AdapterOverhead
             Steps = sorted.Length,
             MeanBatch = (double)sequences / trips.Length,
             MeanSeconds = sorted.Average(),
-            P50Seconds = Quantile(sorted, 0.50),
-            P99Seconds = Quantile(sorted, 0.99),
-            P999Seconds = Quantile(sorted, 0.999),
+            P50Seconds = SidecarOverhead.Quantile(sorted, 0.50),
+            P99Seconds = SidecarOverhead.Quantile(sorted, 0.99),
+            P999Seconds = SidecarOverhead.Quantile(sorted, 0.999),
             MaxSeconds = sorted[^1],
             RoundTripMeanSeconds = trips.Average(),
-            RoundTripP99Seconds = Quantile(trips, 0.99),
+            RoundTripP99Seconds = SidecarOverhead.Quantile(trips, 0.99),
         };
     }
-
-    private static double Quantile(double[] sorted, double q)
-        => sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
 
     public static async Task<int> RunAsync(string[] args)
     {

@@ -46,7 +46,8 @@ internal static class SidecarOverhead
         };
     }
 
-    private static double Quantile(double[] sorted, double q)
+    /// <summary>The <paramref name="q"/> quantile of ascending values (nearest rank).</summary>
+    internal static double Quantile(double[] sorted, double q)
         => sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
 
     public static async Task<int> RunAsync(string[] args)
@@ -125,7 +126,7 @@ internal sealed class SidecarRig : IAsyncDisposable
                 prompt = [.. Enumerable.Range(0, PromptTokens).Select(_ => random.Next(128_000))];
             }
 
-            var request = pool.Create(prompt, 4096, seed: null, sampling: null, CancellationToken.None);
+            var request = pool.Create(prompt, 4096, seed: null, sampling: null, aborted: CancellationToken.None);
             if (pool.TryAdmit(request) != AdmissionResult.Admitted)
             {
                 return;

@@ -28,8 +28,6 @@ public sealed partial class WorkerToken
     /// <summary>How long the token a rotation replaced stays accepted.</summary>
     public static readonly TimeSpan Grace = TimeSpan.FromMinutes(5);
 
-    private const string Scheme = "Bearer";
-
     private readonly string? _path;
     private readonly TimeProvider _time;
     private readonly ILogger? _logger;
@@ -102,7 +100,7 @@ public sealed partial class WorkerToken
     }
 
     /// <summary>The metadata value that carries <paramref name="token"/>.</summary>
-    public static string Bearer(string token) => Scheme + " " + token;
+    public static string Bearer(string token) => Credentials.Bearer(token);
 
     /// <summary>
     /// Whether an <c>authorization</c> value carries this token (or the one it replaced, within its grace), compared in
@@ -110,12 +108,7 @@ public sealed partial class WorkerToken
     /// </summary>
     public bool Accepts(string? authorization)
     {
-        var given = authorization is not null
-            && authorization.Length > Scheme.Length
-            && authorization.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase)
-            && authorization[Scheme.Length] == ' '
-                ? Digest(authorization[(Scheme.Length + 1)..].Trim())
-                : Digest(string.Empty);
+        var given = Credentials.Digest(Credentials.FromBearer(authorization) ?? string.Empty);
         lock (_lock)
         {
             Refresh();
@@ -197,19 +190,11 @@ public sealed partial class WorkerToken
             return $"{what} is empty: it must hold the worker token";
         }
 
-        for (var i = 0; i < token.Length; i++)
-        {
-            if (token[i] is < '!' or > '~')
-            {
-                return string.Create(CultureInfo.InvariantCulture,
-                    $"{what} holds a character a token cannot have at position {i}: a token is visible ASCII without spaces");
-            }
-        }
-
-        return null;
+        var at = Credentials.InvisibleAt(token);
+        return at < 0
+            ? null
+            : string.Create(CultureInfo.InvariantCulture, $"{what} holds a character a token cannot have at position {at}: a token is visible ASCII without spaces");
     }
-
-    private static byte[] Digest(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "worker token: {Problem}; the last token read stays in force")]
     private static partial void LogUnreadable(ILogger logger, string problem);
@@ -219,7 +204,7 @@ public sealed partial class WorkerToken
 
     private sealed record Secret(string Token)
     {
-        public byte[] Digest { get; } = WorkerToken.Digest(Token);
+        public byte[] Digest { get; } = Credentials.Digest(Token);
     }
 }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Laps.Scheduling;
+using Laps.Worker.V1;
 using Microsoft.Extensions.Logging;
 
 namespace Laps.Scheduler.Api;
@@ -23,8 +24,6 @@ public sealed partial class ApiKeys
 {
     /// <summary>How often the file is read again at most.</summary>
     public static readonly TimeSpan ReloadInterval = TimeSpan.FromSeconds(1);
-
-    private const string Scheme = "Bearer";
 
     private readonly string? _path;
     private readonly TimeProvider _time;
@@ -68,12 +67,7 @@ public sealed partial class ApiKeys
     /// </summary>
     public string? TenantOf(string? authorization)
     {
-        var given = authorization is not null
-            && authorization.Length > Scheme.Length
-            && authorization.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase)
-            && authorization[Scheme.Length] == ' '
-                ? Digest(authorization[(Scheme.Length + 1)..].Trim())
-                : null;
+        var given = Credentials.FromBearer(authorization) is { } key ? Credentials.Digest(key) : null;
         Entry[] entries;
         lock (_lock)
         {
@@ -82,7 +76,7 @@ public sealed partial class ApiKeys
         }
 
         // Every entry is compared, whatever matched before: the time depends on the number of keys only.
-        var probe = given ?? Digest(string.Empty);
+        var probe = given ?? Credentials.Digest(string.Empty);
         string? tenant = null;
         foreach (var entry in entries)
         {
@@ -96,7 +90,7 @@ public sealed partial class ApiKeys
     }
 
     /// <summary>The tenant of a key that names none: <c>key-</c> and the first 8 hex digits of the key's SHA-256.</summary>
-    public static string DerivedTenant(string key) => "key-" + Convert.ToHexStringLower(Digest(key), 0, 4);
+    public static string DerivedTenant(string key) => "key-" + Convert.ToHexStringLower(Credentials.Digest(key), 0, 4);
 
     // Under the lock.
     private void Refresh()
@@ -175,13 +169,10 @@ public sealed partial class ApiKeys
             }
 
             var key = fields[0];
-            for (var c = 0; c < key.Length; c++)
+            if (Credentials.InvisibleAt(key) is var at and >= 0)
             {
-                if (key[c] is < '!' or > '~')
-                {
-                    throw new ApiKeysException(string.Create(CultureInfo.InvariantCulture,
-                        $"{where}: the key holds a character a key cannot have at position {c + 1}: a key is visible ASCII without spaces"));
-                }
+                throw new ApiKeysException(string.Create(CultureInfo.InvariantCulture,
+                    $"{where}: the key holds a character a key cannot have at position {at + 1}: a key is visible ASCII without spaces"));
             }
 
             if (seen.TryGetValue(key, out var first))
@@ -196,15 +187,13 @@ public sealed partial class ApiKeys
                 throw new ApiKeysException($"{where}: {problem}");
             }
 
-            entries.Add(new Entry(Digest(key), tenant));
+            entries.Add(new Entry(Credentials.Digest(key), tenant));
         }
 
         return entries.Count == 0
             ? throw new ApiKeysException($"'{path}' holds no key: one key per line, optionally followed by a tenant name")
             : [.. entries];
     }
-
-    private static byte[] Digest(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "API keys: {Problem}; the keys read before stay in force")]
     private static partial void LogUnusable(ILogger logger, string problem);
